@@ -1,0 +1,37 @@
+/*
+ * util: small helpers shared by every module: strict number parsing and
+ * round-trip double formatting.
+ *
+ * Pure, no I/O, any thread. Out-parameters are left untouched on failure.
+ */
+#ifndef SAT_UTIL_H
+#define SAT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "err.h"
+
+#define SAT_WUR __attribute__((warn_unused_result))
+
+/* Parse the whole of s as a finite double (strtod, leading/trailing blanks
+ * refused, "nan"/"inf" refused). */
+SAT_WUR enum err_code util_parse_double(const char *s, double *out);
+
+/* Parse the whole of s as a base-10 integer in [min, max]. */
+SAT_WUR enum err_code util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Parse a Go-style duration ("500ms", "5s", "1m30s", "1h", "0") into
+ * milliseconds. Units: ms, s, m, h; fractions allowed ("1.5s"). Negative
+ * durations and values above ~292 million years are refused. */
+SAT_WUR enum err_code util_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/* Shortest "%.{15,16,17}g" representation of v that reads back as v.
+ * Writes at most len bytes (always NUL-terminated when len > 0). */
+void util_fmt_double(char *buf, size_t len, double v);
+
+/* Exactly 17 significant digits ("%.17g"): what analyze prints. */
+void util_fmt_double17(char *buf, size_t len, double v);
+
+#endif
