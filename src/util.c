@@ -1,0 +1,136 @@
+/*
+ * util: strict number parsing and round-trip double formatting.
+ *
+ * Every parser consumes the whole string or fails: "1.5x", "", " 1" and
+ * "nan" are errors, so a typo in trigger metadata never becomes a silent 0.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum err_code util_parse_double(const char *s, double *out)
+{
+    char *end = NULL;
+    double v;
+
+    if (!s || !*s || s[0] == ' ' || s[0] == '\t')
+        return ERR_INVALID;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || *end != '\0')
+        return ERR_INVALID;
+    if (!isfinite(v))
+        return ERR_INVALID; /* "inf", "nan", and overflow to HUGE_VAL */
+    if (errno == ERANGE && v != 0.0 && fabs(v) >= 1.0)
+        return ERR_INVALID;
+    *out = v;
+    return ERR_OK;
+}
+
+enum err_code util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end = NULL;
+    long long v;
+
+    if (!s || !*s || s[0] == ' ' || s[0] == '\t')
+        return ERR_INVALID;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE)
+        return ERR_INVALID;
+    if (v < min || v > max)
+        return ERR_INVALID;
+    *out = (int64_t)v;
+    return ERR_OK;
+}
+
+/* One number-unit pair of a Go duration; returns characters consumed or 0. */
+static size_t duration_term(const char *s, double *ms)
+{
+    const char *p = s;
+    double whole = 0.0, frac = 0.0, scale = 1.0, unit;
+    int digits = 0;
+
+    while (*p >= '0' && *p <= '9') {
+        whole = whole * 10.0 + (*p - '0');
+        p++;
+        digits++;
+    }
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            scale /= 10.0;
+            frac += (*p - '0') * scale;
+            p++;
+            digits++;
+        }
+    }
+    if (!digits)
+        return 0;
+    if (p[0] == 'm' && p[1] == 's') {
+        unit = 1.0;
+        p += 2;
+    } else if (p[0] == 'h') {
+        unit = 3600000.0;
+        p += 1;
+    } else if (p[0] == 'm') {
+        unit = 60000.0;
+        p += 1;
+    } else if (p[0] == 's') {
+        unit = 1000.0;
+        p += 1;
+    } else {
+        return 0;
+    }
+    *ms = (whole + frac) * unit;
+    return (size_t)(p - s);
+}
+
+enum err_code util_parse_duration_ms(const char *s, int64_t *out_ms)
+{
+    double total = 0.0;
+
+    if (!s || !*s)
+        return ERR_INVALID;
+    if (strcmp(s, "0") == 0) {
+        *out_ms = 0;
+        return ERR_OK;
+    }
+    while (*s) {
+        double ms = 0.0;
+        size_t n = duration_term(s, &ms);
+        if (!n)
+            return ERR_INVALID;
+        total += ms;
+        s += n;
+    }
+    if (!isfinite(total) || total > 9.2e15) /* ~292k years in ms */
+        return ERR_INVALID;
+    *out_ms = (int64_t)total;
+    return ERR_OK;
+}
+
+void util_fmt_double(char *buf, size_t len, double v)
+{
+    static const char *const fmts[] = {"%.15g", "%.16g", "%.17g"};
+    size_t i;
+
+    if (!buf || !len)
+        return;
+    for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+        snprintf(buf, len, fmts[i], v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+void util_fmt_double17(char *buf, size_t len, double v)
+{
+    if (!buf || !len)
+        return;
+    snprintf(buf, len, "%.17g", v);
+}
