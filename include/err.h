@@ -20,6 +20,7 @@ enum err_code {
     ERR_UNAVAILABLE,  /* upstream (Prometheus, API server) failed; UNAVAILABLE */
     ERR_TIMEOUT,      /* deadline passed; DEADLINE_EXCEEDED */
     ERR_IO,           /* file or socket error */
+    ERR_AGAIN,        /* not yet: the request was parked and will be called back */
     ERR_INTERNAL      /* a bug or an impossible state */
 };
 

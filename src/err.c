@@ -22,6 +22,8 @@ const char *err_str(enum err_code rc)
         return "deadline exceeded";
     case ERR_IO:
         return "i/o error";
+    case ERR_AGAIN:
+        return "pending";
     case ERR_INTERNAL:
         return "internal error";
     }

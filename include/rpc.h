@@ -1,0 +1,70 @@
+/*
+ * rpc: KEDA's ExternalScaler, gRPC health and server reflection on the gRPC
+ * C core.
+ *
+ * Worker threads each own one completion queue; every event of a call
+ * (its arrival, its batches) lands on the worker that accepted it, so
+ * per-call state needs a lock only where another thread touches it: a
+ * source publishing a snapshot (streams re-evaluate, parked calls finish)
+ * and shutdown. No worker ever waits on the network: a call whose data is
+ * not fetched yet is parked in the source (see source.h) and finished by
+ * whoever completes the fetch, or by the reaper thread at its deadline.
+ *
+ * Methods we do not serve (StreamMetricSpec, reflection versions we lack,
+ * anything else) are answered UNIMPLEMENTED at once through generic
+ * request slots.
+ *
+ * Ownership: rpc_start() returns a server the caller stops with
+ * rpc_shutdown() then frees with rpc_free(); the source and reflection
+ * index passed in are borrowed and must outlive it.
+ * Threading: rpc_start/rpc_shutdown/rpc_free from one thread (main).
+ */
+#ifndef SAT_RPC_H
+#define SAT_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "source.h"
+#include "util.h"
+
+struct reflect;
+struct rpc_server;
+
+struct rpc_options {
+    const char *listen;        /* "[::]:6000" */
+    int workers;               /* >= 1 */
+    const char *tls_cert_file; /* NULL = plaintext */
+    const char *tls_key_file;
+    const char *tls_client_ca_file; /* NULL = no client certificates */
+    int64_t shutdown_grace_ms;
+    bool allow_cross_namespace;
+    struct source *source;    /* borrowed */
+    struct reflect *reflect;  /* borrowed */
+};
+
+/* Start serving. On failure returns an error with why (e.g. the listen
+ * address could not be bound) and nothing is left running. */
+SAT_WUR enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, char *why,
+                                size_t why_len);
+
+/* The port actually bound (useful with port 0). */
+int rpc_port(const struct rpc_server *s);
+
+/* Graceful stop: health NOT_SERVING, open streams end with status OK,
+ * in-flight unary calls finish; after the grace period every call left is
+ * cancelled. Then the workers stop. Idempotent. */
+void rpc_shutdown(struct rpc_server *s);
+/* NULL is a no-op. Calls rpc_shutdown() if needed. */
+void rpc_free(struct rpc_server *s);
+
+/* Number of open StreamIsActive / Health.Watch streams. */
+size_t rpc_open_streams(struct rpc_server *s);
+
+/* CPUs this process may use: the affinity mask, capped by a cgroup v2/v1
+ * CPU quota (rounded up), at least 1. */
+int rpc_default_workers(void);
+
+#endif

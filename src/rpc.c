@@ -1,0 +1,1463 @@
+/*
+ * rpc: the gRPC server. See include/rpc.h for the threading model.
+ *
+ * Every accepted call is a struct rcall. Its lifetime is a reference count:
+ * one reference per batch in flight, one while it sits in the stream
+ * registry, one while it is parked in the source. The last unref releases
+ * the grpc_call and frees the struct. Batches on one call are started under
+ * its mutex, so a publisher thread and the worker never start two at once.
+ *
+ * Unary calls answer in a single batch (initial metadata, message, status,
+ * close). Streams (StreamIsActive, Health.Watch) start a RECV_CLOSE_ON_SERVER
+ * batch first, whose completion is how a client's cancel or disconnect is
+ * noticed, then send at most one message at a time from a small queue.
+ * Reflection is bidirectional: receive a request, send its answer, repeat.
+ */
+#include "rpc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "decide.h"
+#include "externalscaler.pb-c.h"
+#include "health.h"
+#include "log.h"
+#include "meta.h"
+#include "reflect.h"
+
+enum method {
+    M_IS_ACTIVE = 0,
+    M_STREAM_IS_ACTIVE,
+    M_GET_METRIC_SPEC,
+    M_GET_METRICS,
+    M_HEALTH_CHECK,
+    M_HEALTH_WATCH,
+    M_REFLECT_V1,
+    M_REFLECT_V1ALPHA,
+    M_COUNT,
+    M_GENERIC = M_COUNT /* anything else: UNIMPLEMENTED */
+};
+
+static const struct {
+    const char *path;
+    grpc_server_register_method_payload_handling payload;
+    int slots; /* request slots kept posted per worker */
+} methods[M_COUNT] = {
+    [M_IS_ACTIVE] = {"/externalscaler.ExternalScaler/IsActive",
+                     GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 4},
+    [M_STREAM_IS_ACTIVE] = {"/externalscaler.ExternalScaler/StreamIsActive",
+                            GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 4},
+    [M_GET_METRIC_SPEC] = {"/externalscaler.ExternalScaler/GetMetricSpec",
+                           GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 4},
+    [M_GET_METRICS] = {"/externalscaler.ExternalScaler/GetMetrics",
+                       GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 4},
+    [M_HEALTH_CHECK] = {"/grpc.health.v1.Health/Check", GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+                        2},
+    [M_HEALTH_WATCH] = {"/grpc.health.v1.Health/Watch", GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+                        1},
+    [M_REFLECT_V1] = {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                      GRPC_SRM_PAYLOAD_NONE, 1},
+    [M_REFLECT_V1ALPHA] = {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                           GRPC_SRM_PAYLOAD_NONE, 1},
+};
+#define GENERIC_SLOTS 2
+#define STREAM_QUEUE 8
+
+struct rpc_tag {
+    void (*fn)(struct rpc_tag *t, bool ok);
+};
+
+#define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct worker {
+    pthread_t thread;
+    grpc_completion_queue *cq;
+    struct rpc_server *srv;
+};
+
+struct rcall {
+    struct rpc_tag t_new, t_ops, t_close, t_send, t_recv;
+    struct rpc_server *srv;
+    struct worker *w;
+    enum method method;
+    pthread_mutex_t mu;
+    int refs;
+
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_byte_buffer *payload; /* request (registered unary/server-streaming) */
+    grpc_call_details details; /* generic calls */
+
+    /* sending */
+    grpc_byte_buffer *send_bb;
+    grpc_slice status_details;
+    bool status_details_set;
+    int cancelled; /* RECV_CLOSE_ON_SERVER result */
+    bool closed;   /* RECV_CLOSE completed */
+    bool finished; /* status sent (or being sent) */
+
+    /* parked unary call */
+    struct source_waiter waiter;
+    uint8_t *req_bytes;
+    size_t req_len;
+
+    /* streams */
+    struct rcall *snext, *sprev;
+    bool registered;
+    bool watch; /* Health.Watch rather than StreamIsActive */
+    struct meta_request req;
+    bool have_first, last_active, last_saturated;
+    int last_health;
+    bool send_busy;
+    bool want_finish;
+    uint8_t queue[STREAM_QUEUE];
+    int queued;
+
+    /* reflection */
+    grpc_byte_buffer *recv_bb;
+};
+
+struct rpc_server {
+    struct rpc_options opt;
+    char *listen;
+    grpc_server *server;
+    grpc_server_credentials *creds;
+    grpc_tls_certificate_provider *provider;
+    void *registered[M_COUNT];
+    struct worker *workers;
+    int nworkers;
+    int port;
+    atomic_bool shutting_down;
+    bool stopped;
+
+    pthread_mutex_t streams_mu;
+    struct rcall streams; /* circular list head (only snext/sprev used) */
+    size_t n_streams;
+
+    pthread_t reaper;
+    atomic_bool reaper_stop;
+    bool reaper_started;
+
+    pthread_mutex_t warned_mu;
+    uint64_t *warned; /* open-addressing set of model-key hashes (0 = empty) */
+    size_t warned_cap, warned_n;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void call_ref(struct rcall *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->refs++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void call_free(struct rcall *c)
+{
+    if (c->call)
+        grpc_call_unref(c->call);
+    grpc_metadata_array_destroy(&c->md);
+    if (c->method == M_GENERIC)
+        grpc_call_details_destroy(&c->details);
+    if (c->payload)
+        grpc_byte_buffer_destroy(c->payload);
+    if (c->send_bb)
+        grpc_byte_buffer_destroy(c->send_bb);
+    if (c->recv_bb)
+        grpc_byte_buffer_destroy(c->recv_bb);
+    if (c->status_details_set)
+        grpc_slice_unref(c->status_details);
+    free(c->req_bytes);
+    meta_request_clear(&c->req);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static void call_unref(struct rcall *c)
+{
+    int left;
+    pthread_mutex_lock(&c->mu);
+    left = --c->refs;
+    pthread_mutex_unlock(&c->mu);
+    if (left == 0)
+        call_free(c);
+}
+
+/* Whole byte buffer into a malloc'd array (caller frees). */
+static enum err_code read_buffer(grpc_byte_buffer *bb, uint8_t **out, size_t *len)
+{
+    grpc_byte_buffer_reader r;
+    grpc_slice s;
+
+    *out = NULL;
+    *len = 0;
+    if (!bb)
+        return ERR_OK;
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return ERR_INVALID;
+    s = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    *len = GRPC_SLICE_LENGTH(s);
+    *out = malloc(*len ? *len : 1);
+    if (!*out) {
+        grpc_slice_unref(s);
+        return ERR_NOMEM;
+    }
+    memcpy(*out, GRPC_SLICE_START_PTR(s), *len);
+    grpc_slice_unref(s);
+    return ERR_OK;
+}
+
+static grpc_byte_buffer *make_buffer(const uint8_t *data, size_t len)
+{
+    grpc_slice s = grpc_slice_from_copied_buffer((const char *)data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+/* The one mapping of our error codes to gRPC status codes. */
+static grpc_status_code status_of(enum err_code rc)
+{
+    switch (rc) {
+    case ERR_OK:
+        return GRPC_STATUS_OK;
+    case ERR_INVALID:
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    case ERR_NOT_FOUND:
+        return GRPC_STATUS_NOT_FOUND;
+    case ERR_PRECONDITION:
+        return GRPC_STATUS_FAILED_PRECONDITION;
+    case ERR_UNAVAILABLE:
+    case ERR_AGAIN:
+        return GRPC_STATUS_UNAVAILABLE;
+    case ERR_TIMEOUT:
+        return GRPC_STATUS_DEADLINE_EXCEEDED;
+    case ERR_NOMEM:
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case ERR_IO:
+    case ERR_INTERNAL:
+        break;
+    }
+    return GRPC_STATUS_INTERNAL;
+}
+
+static int64_t deadline_ms(gpr_timespec d)
+{
+    gpr_timespec mono = gpr_convert_clock_type(d, GPR_CLOCK_MONOTONIC);
+    gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
+    int64_t left_ms;
+
+    if (gpr_time_cmp(d, gpr_inf_future(d.clock_type)) == 0)
+        return 0;
+    left_ms = gpr_time_to_millis(gpr_time_sub(mono, now));
+    return source_now_ms() + (left_ms > 0 ? left_ms : 0);
+}
+
+/* ---- finishing a call --------------------------------------------------- */
+
+static void on_ops_done(struct rpc_tag *t, bool ok)
+{
+    struct rcall *c = CONTAINER_OF(t, struct rcall, t_ops);
+    (void)ok;
+    call_unref(c);
+}
+
+/*
+ * Answer a unary call (or a stream that never started): initial metadata,
+ * the response (when resp != NULL), status and close, in one batch. Takes
+ * a reference for the batch.
+ */
+static void finish_unary(struct rcall *c, grpc_status_code code, const char *msg,
+                         const uint8_t *resp, size_t resp_len)
+{
+    grpc_op ops[4];
+    size_t n = 0;
+    grpc_call_error e;
+
+    memset(ops, 0, sizeof(ops));
+    pthread_mutex_lock(&c->mu);
+    c->refs++;
+    c->finished = true;
+    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+    n++;
+    if (resp) {
+        c->send_bb = make_buffer(resp, resp_len);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n].data.send_message.send_message = c->send_bb;
+        n++;
+    }
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = code;
+    if (msg && *msg) {
+        c->status_details = grpc_slice_from_copied_string(msg);
+        c->status_details_set = true;
+        ops[n].data.send_status_from_server.status_details = &c->status_details;
+    }
+    n++;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n].data.recv_close_on_server.cancelled = &c->cancelled;
+    n++;
+    e = grpc_call_start_batch(c->call, ops, n, &c->t_ops, NULL);
+    pthread_mutex_unlock(&c->mu);
+    if (e != GRPC_CALL_OK) {
+        log_write(LOG_ERROR, "rpc", "start_batch failed: %d", (int)e);
+        call_unref(c);
+    }
+}
+
+static void finish_error(struct rcall *c, enum err_code rc, const char *msg)
+{
+    finish_unary(c, status_of(rc), msg, NULL, 0);
+}
+
+/* ---- request slots ------------------------------------------------------ */
+
+static void on_new_call(struct rpc_tag *t, bool ok);
+
+static void post_slot(struct worker *w, enum method m)
+{
+    struct rpc_server *srv = w->srv;
+    struct rcall *c;
+    grpc_call_error e;
+
+    if (atomic_load(&srv->shutting_down))
+        return;
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        log_write(LOG_ERROR, "rpc", "out of memory posting a request slot");
+        return;
+    }
+    c->t_new.fn = on_new_call;
+    c->srv = srv;
+    c->w = w;
+    c->method = m;
+    c->refs = 1; /* the slot itself */
+    pthread_mutex_init(&c->mu, NULL);
+    grpc_metadata_array_init(&c->md);
+    if (m == M_GENERIC) {
+        grpc_call_details_init(&c->details);
+        e = grpc_server_request_call(srv->server, &c->call, &c->details, &c->md, w->cq, w->cq,
+                                     &c->t_new);
+    } else {
+        e = grpc_server_request_registered_call(
+            srv->server, srv->registered[m], &c->call, &c->deadline, &c->md,
+            methods[m].payload == GRPC_SRM_PAYLOAD_NONE ? NULL : &c->payload, w->cq, w->cq,
+            &c->t_new);
+    }
+    if (e != GRPC_CALL_OK) {
+        log_write(LOG_ERROR, "rpc", "request_call failed: %d", (int)e);
+        call_free(c);
+    }
+}
+
+/* ---- ExternalScaler ----------------------------------------------------- */
+
+/* Metadata map of a ScaledObjectRef as parallel arrays (borrowed). */
+struct kv_view {
+    const char **keys, **values;
+    size_t n;
+};
+
+static enum err_code view_metadata(const Externalscaler__ScaledObjectRef *ref, struct kv_view *v)
+{
+    size_t i;
+
+    v->n = ref ? ref->n_scalermetadata : 0;
+    v->keys = calloc(v->n ? v->n : 1, sizeof(char *));
+    v->values = calloc(v->n ? v->n : 1, sizeof(char *));
+    if (!v->keys || !v->values) {
+        free(v->keys);
+        free(v->values);
+        return ERR_NOMEM;
+    }
+    for (i = 0; i < v->n; i++) {
+        v->keys[i] = ref->scalermetadata[i]->key ? ref->scalermetadata[i]->key : "";
+        v->values[i] = ref->scalermetadata[i]->value ? ref->scalermetadata[i]->value : "";
+    }
+    return ERR_OK;
+}
+
+static void view_free(struct kv_view *v)
+{
+    free(v->keys);
+    free(v->values);
+}
+
+static enum err_code parse_ref(struct rpc_server *srv, const Externalscaler__ScaledObjectRef *ref,
+                               struct meta_request *out, char *why, size_t why_len)
+{
+    struct kv_view v;
+    struct meta_options mo;
+    enum err_code rc;
+
+    if (!ref) {
+        snprintf(why, why_len, "scaledObjectRef: required");
+        return ERR_INVALID;
+    }
+    rc = view_metadata(ref, &v);
+    if (rc)
+        return rc;
+    memset(&mo, 0, sizeof(mo));
+    mo.allow_cross_namespace = srv->opt.allow_cross_namespace;
+    rc = meta_parse(ref->name ? ref->name : "", ref->namespace_ ? ref->namespace_ : "",
+                    (const char *const *)v.keys, (const char *const *)v.values, v.n, &mo, out,
+                    why, why_len);
+    view_free(&v);
+    return rc;
+}
+
+/* Warn once per model that has no series at all. */
+static void warn_no_series(struct rpc_server *srv, const struct meta_request *req)
+{
+    char key[META_MODEL_KEY_LEN];
+    uint64_t h;
+    size_t i;
+    bool fresh = false;
+
+    meta_model_key(req, key, sizeof(key));
+    h = meta_key_hash(key);
+    if (h == 0)
+        h = 1;
+    pthread_mutex_lock(&srv->warned_mu);
+    if (srv->warned_n * 2 >= srv->warned_cap && srv->warned_cap < (1u << 20)) {
+        size_t ncap = srv->warned_cap ? srv->warned_cap * 2 : 256;
+        uint64_t *n = calloc(ncap, sizeof(*n));
+        if (n) {
+            for (i = 0; i < srv->warned_cap; i++) {
+                size_t j;
+                if (!srv->warned[i])
+                    continue;
+                for (j = srv->warned[i] & (ncap - 1); n[j]; j = (j + 1) & (ncap - 1))
+                    ;
+                n[j] = srv->warned[i];
+            }
+            free(srv->warned);
+            srv->warned = n;
+            srv->warned_cap = ncap;
+        }
+    }
+    if (srv->warned_cap && srv->warned_n + 1 < srv->warned_cap) {
+        for (i = h & (srv->warned_cap - 1); srv->warned[i] && srv->warned[i] != h;
+             i = (i + 1) & (srv->warned_cap - 1))
+            ;
+        if (!srv->warned[i]) {
+            srv->warned[i] = h;
+            srv->warned_n++;
+            fresh = true;
+        }
+    }
+    pthread_mutex_unlock(&srv->warned_mu);
+    if (fresh) {
+        char q[META_QUOTE_LEN];
+        meta_quote(q, sizeof(q), req->model_id);
+        log_write(LOG_WARN, "decision",
+                  "no series for model %s in namespace %s (ScaledObject %s): answering "
+                  "minReplicas %lld; is modelID right?",
+                  q, req->namespace_, req->name, (long long)req->resolved.min_replicas);
+    }
+}
+
+static void answer_get_metric_spec(struct rcall *c, const Externalscaler__ScaledObjectRef *ref)
+{
+    char name[META_METRIC_NAME_LEN], why[META_WHY_LEN];
+    struct kv_view v;
+    Externalscaler__GetMetricSpecResponse resp = EXTERNALSCALER__GET_METRIC_SPEC_RESPONSE__INIT;
+    Externalscaler__MetricSpec spec = EXTERNALSCALER__METRIC_SPEC__INIT;
+    Externalscaler__MetricSpec *specs[1] = {&spec};
+    uint8_t buf[512];
+    size_t len;
+    enum err_code rc;
+
+    rc = view_metadata(ref, &v);
+    if (rc) {
+        finish_error(c, rc, "out of memory");
+        return;
+    }
+    rc = meta_metric_name((const char *const *)v.keys, (const char *const *)v.values, v.n, name,
+                          sizeof(name), why, sizeof(why));
+    view_free(&v);
+    if (rc) {
+        finish_error(c, rc, why);
+        return;
+    }
+    spec.metricname = name;
+    spec.targetsize = 1;
+    spec.targetsizefloat = 1.0;
+    resp.n_metricspecs = 1;
+    resp.metricspecs = specs;
+    len = externalscaler__get_metric_spec_response__pack(&resp, buf);
+    finish_unary(c, GRPC_STATUS_OK, NULL, buf, len);
+}
+
+/*
+ * GetMetrics and IsActive: answer from the current snapshot, park while the
+ * first fetch is in flight, UNAVAILABLE when the last fetch failed.
+ */
+static void on_parked_ready(struct source_waiter *w, enum err_code rc);
+
+static void answer_data_call(struct rcall *c, bool may_park)
+{
+    char why[META_WHY_LEN];
+    Externalscaler__ScaledObjectRef *ref = NULL;
+    Externalscaler__GetMetricsRequest *gm = NULL;
+    const char *metric_name = NULL;
+    struct meta_request req;
+    struct table *t = NULL;
+    enum err_code rc;
+
+    memset(&req, 0, sizeof(req));
+    why[0] = '\0';
+    if (c->method == M_GET_METRICS) {
+        gm = externalscaler__get_metrics_request__unpack(NULL, c->req_len, c->req_bytes);
+        if (!gm) {
+            finish_error(c, ERR_INVALID, "GetMetricsRequest: malformed message");
+            return;
+        }
+        ref = gm->scaledobjectref;
+        metric_name = gm->metricname;
+    } else {
+        ref = externalscaler__scaled_object_ref__unpack(NULL, c->req_len, c->req_bytes);
+        if (!ref) {
+            finish_error(c, ERR_INVALID, "ScaledObjectRef: malformed message");
+            return;
+        }
+    }
+    rc = parse_ref(c->srv, ref, &req, why, sizeof(why));
+    if (rc) {
+        finish_error(c, rc, why);
+        goto out;
+    }
+    if (gm && !meta_metric_name_equal(metric_name, req.metric_name)) {
+        char q[META_QUOTE_LEN];
+        meta_quote(q, sizeof(q), metric_name);
+        snprintf(why, sizeof(why), "metricName %s: this scaler serves \"%s\" for this trigger", q,
+                 req.metric_name);
+        finish_error(c, ERR_NOT_FOUND, why);
+        goto out;
+    }
+    if (may_park)
+        call_ref(c); /* held by the parking lot if the call parks */
+    rc = source_acquire(c->srv->opt.source, &t, may_park ? &c->waiter : NULL,
+                        deadline_ms(c->deadline), why, sizeof(why));
+    if (rc == ERR_AGAIN)
+        goto out; /* on_parked_ready() answers and drops the reference */
+    if (may_park)
+        call_unref(c); /* not parked; the caller still holds its own */
+    if (rc) {
+        finish_error(c, rc, why);
+        goto out;
+    }
+    if (gm) {
+        struct decide_result d;
+        Externalscaler__GetMetricsResponse resp = EXTERNALSCALER__GET_METRICS_RESPONSE__INIT;
+        Externalscaler__MetricValue mv = EXTERNALSCALER__METRIC_VALUE__INIT;
+        Externalscaler__MetricValue *mvs[1] = {&mv};
+        uint8_t buf[512];
+        size_t len;
+
+        rc = decide_eval(t, &req, NULL, NULL, &d);
+        if (rc) {
+            finish_error(c, rc, "decision failed");
+            goto out;
+        }
+        if (!d.has_series)
+            warn_no_series(c->srv, &req);
+        mv.metricname = req.metric_name;
+        mv.metricvaluefloat = (double)d.desired;
+        mv.metricvalue = (int64_t)ceil(mv.metricvaluefloat);
+        resp.n_metricvalues = 1;
+        resp.metricvalues = mvs;
+        LOG_AT(LOG_DEBUG, "decision",
+               "%s/%s model=%s desired=%lld current=%lld action=%s nonSaturated=%zu "
+               "avgSpareKv=%.4f avgSpareQueue=%.2f reason=%s",
+               req.namespace_, req.name, req.model_id, (long long)d.desired,
+               (long long)d.current, sat_action_str(d.decision.action),
+               d.analysis.non_saturated_count, d.analysis.avg_spare_kv,
+               d.analysis.avg_spare_queue, d.analysis.scale_up_reason);
+        decide_result_clear(&d);
+        len = externalscaler__get_metrics_response__pack(&resp, buf);
+        finish_unary(c, GRPC_STATUS_OK, NULL, buf, len);
+    } else {
+        Externalscaler__IsActiveResponse resp = EXTERNALSCALER__IS_ACTIVE_RESPONSE__INIT;
+        bool active, saturated;
+        uint8_t buf[16];
+        size_t len;
+
+        decide_activation(t, &req, &active, &saturated);
+        resp.result = active;
+        len = externalscaler__is_active_response__pack(&resp, buf);
+        finish_unary(c, GRPC_STATUS_OK, NULL, buf, len);
+    }
+out:
+    table_unref(t);
+    meta_request_clear(&req);
+    if (gm)
+        externalscaler__get_metrics_request__free_unpacked(gm, NULL);
+    else if (ref)
+        externalscaler__scaled_object_ref__free_unpacked(ref, NULL);
+}
+
+static void on_parked_ready(struct source_waiter *w, enum err_code rc)
+{
+    struct rcall *c = CONTAINER_OF(w, struct rcall, waiter);
+
+    if (rc == ERR_TIMEOUT)
+        finish_error(c, ERR_UNAVAILABLE, "no data yet: the first fetch did not finish in time");
+    else
+        answer_data_call(c, false);
+    call_unref(c); /* the parking lot's reference */
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+static void stream_kick(struct rcall *c);
+
+static void on_stream_send(struct rpc_tag *t, bool ok)
+{
+    struct rcall *c = CONTAINER_OF(t, struct rcall, t_send);
+
+    pthread_mutex_lock(&c->mu);
+    c->send_busy = false;
+    if (c->send_bb) {
+        grpc_byte_buffer_destroy(c->send_bb);
+        c->send_bb = NULL;
+    }
+    if (!ok)
+        c->queued = 0; /* the client is gone; RECV_CLOSE cleans up */
+    stream_kick(c);
+    pthread_mutex_unlock(&c->mu);
+    call_unref(c);
+}
+
+static void on_stream_status(struct rpc_tag *t, bool ok)
+{
+    struct rcall *c = CONTAINER_OF(t, struct rcall, t_ops);
+    (void)ok;
+    call_unref(c);
+}
+
+/* Under c->mu: send the next queued message, or the final status. */
+static void stream_kick(struct rcall *c)
+{
+    grpc_op op;
+    grpc_call_error e;
+
+    if (c->send_busy || c->finished || c->closed)
+        return;
+    memset(&op, 0, sizeof(op));
+    if (c->queued > 0) {
+        uint8_t buf[16];
+        size_t len;
+        if (c->watch) {
+            uint8_t *hb = NULL;
+            size_t hl = 0;
+            if (health_encode_response((enum health_status)c->queue[0], &hb, &hl) != ERR_OK)
+                return;
+            c->send_bb = make_buffer(hb, hl);
+            free(hb);
+        } else {
+            Externalscaler__IsActiveResponse resp = EXTERNALSCALER__IS_ACTIVE_RESPONSE__INIT;
+            resp.result = c->queue[0] != 0;
+            len = externalscaler__is_active_response__pack(&resp, buf);
+            c->send_bb = make_buffer(buf, len);
+        }
+        memmove(c->queue, c->queue + 1, (size_t)(c->queued - 1));
+        c->queued--;
+        op.op = GRPC_OP_SEND_MESSAGE;
+        op.data.send_message.send_message = c->send_bb;
+        c->refs++;
+        c->send_busy = true;
+        e = grpc_call_start_batch(c->call, &op, 1, &c->t_send, NULL);
+        if (e != GRPC_CALL_OK) {
+            c->refs--;
+            c->send_busy = false;
+            log_write(LOG_ERROR, "rpc", "stream send failed to start: %d", (int)e);
+        }
+        return;
+    }
+    if (c->want_finish) {
+        op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+        op.data.send_status_from_server.status = GRPC_STATUS_OK;
+        c->finished = true;
+        c->t_ops.fn = on_stream_status;
+        c->refs++;
+        e = grpc_call_start_batch(c->call, &op, 1, &c->t_ops, NULL);
+        if (e != GRPC_CALL_OK) {
+            c->refs--;
+            log_write(LOG_ERROR, "rpc", "stream status failed to start: %d", (int)e);
+        }
+    }
+}
+
+static void stream_enqueue(struct rcall *c, uint8_t v)
+{
+    if (c->queued == STREAM_QUEUE)
+        c->queued--; /* keep the newest state; older edges are moot */
+    c->queue[c->queued++] = v;
+}
+
+/* Re-evaluate one StreamIsActive stream against snapshot t (may be NULL). */
+static void stream_evaluate(struct rcall *c, const struct table *t)
+{
+    bool active, saturated;
+
+    if (c->watch || !t)
+        return;
+    decide_activation(t, &c->req, &active, &saturated);
+    pthread_mutex_lock(&c->mu);
+    if (!c->finished && !c->closed && !c->want_finish) {
+        if (!c->have_first) {
+            c->have_first = true;
+            stream_enqueue(c, active);
+        } else if ((active && !c->last_active) || (saturated && !c->last_saturated)) {
+            stream_enqueue(c, 1);
+        } else if (!active && c->last_active) {
+            stream_enqueue(c, 0);
+        }
+        c->last_active = active;
+        c->last_saturated = saturated;
+        stream_kick(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static enum health_status current_health(struct rpc_server *srv, const char *service)
+{
+    if (strcmp(service, "") != 0 && strcmp(service, "externalscaler.ExternalScaler") != 0)
+        return HEALTH_SERVICE_UNKNOWN;
+    return atomic_load(&srv->shutting_down) ? HEALTH_NOT_SERVING : HEALTH_SERVING;
+}
+
+static void watch_evaluate(struct rcall *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (!c->finished && !c->closed) {
+        const char *svc = c->req.name ? c->req.name : "";
+        int h = (int)current_health(c->srv, svc);
+        if (h != c->last_health) {
+            c->last_health = h;
+            stream_enqueue(c, (uint8_t)h);
+        }
+        stream_kick(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Source subscriber: a new snapshot re-evaluates every stream. */
+static void on_snapshot(void *arg, struct table *t)
+{
+    struct rpc_server *srv = arg;
+    struct rcall *c;
+
+    pthread_mutex_lock(&srv->streams_mu);
+    for (c = srv->streams.snext; c != &srv->streams; c = c->snext)
+        stream_evaluate(c, t);
+    pthread_mutex_unlock(&srv->streams_mu);
+}
+
+static void on_stream_close(struct rpc_tag *t, bool ok)
+{
+    struct rcall *c = CONTAINER_OF(t, struct rcall, t_close);
+    struct rpc_server *srv = c->srv;
+    bool was_registered;
+    (void)ok;
+
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    c->queued = 0;
+    pthread_mutex_unlock(&c->mu);
+
+    pthread_mutex_lock(&srv->streams_mu);
+    was_registered = c->registered;
+    if (was_registered) {
+        c->sprev->snext = c->snext;
+        c->snext->sprev = c->sprev;
+        c->registered = false;
+        srv->n_streams--;
+    }
+    pthread_mutex_unlock(&srv->streams_mu);
+    if (was_registered)
+        call_unref(c); /* the registry's reference */
+    call_unref(c);     /* the close batch's reference */
+}
+
+/* Start the close watch and register the stream. Returns false on failure
+ * (the call has been finished with an error then). */
+static bool stream_open(struct rcall *c)
+{
+    struct rpc_server *srv = c->srv;
+    grpc_op ops[2];
+    grpc_call_error e;
+
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[1].data.recv_close_on_server.cancelled = &c->cancelled;
+    c->t_close.fn = on_stream_close;
+    c->t_send.fn = on_stream_send;
+    pthread_mutex_lock(&c->mu);
+    c->refs += 2; /* close batch + registry */
+    e = grpc_call_start_batch(c->call, ops, 2, &c->t_close, NULL);
+    if (e != GRPC_CALL_OK) {
+        c->refs -= 2;
+        pthread_mutex_unlock(&c->mu);
+        finish_error(c, ERR_INTERNAL, "could not start the stream");
+        return false;
+    }
+    pthread_mutex_unlock(&c->mu);
+
+    pthread_mutex_lock(&srv->streams_mu);
+    if (c->closed || atomic_load(&srv->shutting_down)) {
+        pthread_mutex_unlock(&srv->streams_mu);
+        pthread_mutex_lock(&c->mu);
+        c->want_finish = true;
+        stream_kick(c);
+        pthread_mutex_unlock(&c->mu);
+        call_unref(c); /* never registered */
+        return false;
+    }
+    c->registered = true;
+    c->snext = &srv->streams;
+    c->sprev = srv->streams.sprev;
+    srv->streams.sprev->snext = c;
+    srv->streams.sprev = c;
+    srv->n_streams++;
+    pthread_mutex_unlock(&srv->streams_mu);
+    return true;
+}
+
+static void start_stream_is_active(struct rcall *c)
+{
+    char why[META_WHY_LEN];
+    Externalscaler__ScaledObjectRef *ref;
+    struct table *t;
+    enum err_code rc;
+
+    ref = externalscaler__scaled_object_ref__unpack(NULL, c->req_len, c->req_bytes);
+    if (!ref) {
+        finish_error(c, ERR_INVALID, "ScaledObjectRef: malformed message");
+        return;
+    }
+    rc = parse_ref(c->srv, ref, &c->req, why, sizeof(why));
+    externalscaler__scaled_object_ref__free_unpacked(ref, NULL);
+    if (rc) {
+        finish_error(c, rc, why);
+        return;
+    }
+    if (!stream_open(c))
+        return;
+    /* First message as soon as a snapshot exists (now, or on publish). */
+    t = source_current(c->srv->opt.source);
+    stream_evaluate(c, t);
+    table_unref(t);
+}
+
+static void start_health(struct rcall *c, bool watch)
+{
+    char *service = NULL;
+    enum health_status st;
+
+    if (health_parse_request(c->req_bytes, c->req_len, &service) != ERR_OK) {
+        finish_error(c, ERR_INVALID, "HealthCheckRequest: malformed message");
+        return;
+    }
+    st = current_health(c->srv, service);
+    if (!watch) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (st == HEALTH_SERVICE_UNKNOWN) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "unknown service \"%.200s\"", service);
+            finish_error(c, ERR_NOT_FOUND, msg);
+        } else if (health_encode_response(st, &buf, &len) == ERR_OK) {
+            finish_unary(c, GRPC_STATUS_OK, NULL, buf, len);
+        } else {
+            finish_error(c, ERR_NOMEM, "out of memory");
+        }
+        free(buf);
+        free(service);
+        return;
+    }
+    c->watch = true;
+    c->req.name = service; /* the watched service; freed with the request */
+    c->last_health = -1;
+    if (!stream_open(c))
+        return;
+    watch_evaluate(c);
+}
+
+/* ---- reflection (bidi) -------------------------------------------------- */
+
+static void reflect_recv(struct rcall *c);
+
+static void on_reflect_send(struct rpc_tag *t, bool ok)
+{
+    struct rcall *c = CONTAINER_OF(t, struct rcall, t_send);
+
+    pthread_mutex_lock(&c->mu);
+    if (c->send_bb) {
+        grpc_byte_buffer_destroy(c->send_bb);
+        c->send_bb = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (ok)
+        reflect_recv(c);
+    call_unref(c);
+}
+
+static void reflect_status(struct rcall *c, grpc_status_code code, const char *msg)
+{
+    grpc_op op;
+
+    memset(&op, 0, sizeof(op));
+    pthread_mutex_lock(&c->mu);
+    if (c->finished) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    c->finished = true;
+    op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    op.data.send_status_from_server.status = code;
+    if (msg) {
+        c->status_details = grpc_slice_from_copied_string(msg);
+        c->status_details_set = true;
+        op.data.send_status_from_server.status_details = &c->status_details;
+    }
+    c->t_ops.fn = on_ops_done;
+    c->refs++;
+    if (grpc_call_start_batch(c->call, &op, 1, &c->t_ops, NULL) != GRPC_CALL_OK)
+        c->refs--;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void on_reflect_recv(struct rpc_tag *t, bool ok)
+{
+    struct rcall *c = CONTAINER_OF(t, struct rcall, t_recv);
+    uint8_t *req = NULL, *resp = NULL;
+    size_t req_len = 0, resp_len = 0;
+    grpc_byte_buffer *bb;
+    grpc_op op;
+    enum err_code rc;
+
+    pthread_mutex_lock(&c->mu);
+    bb = c->recv_bb;
+    c->recv_bb = NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (!ok || !bb) {
+        /* half-close from the client (or it went away): done */
+        reflect_status(c, GRPC_STATUS_OK, NULL);
+        goto out;
+    }
+    rc = read_buffer(bb, &req, &req_len);
+    grpc_byte_buffer_destroy(bb);
+    if (!rc)
+        rc = reflect_answer(c->srv->opt.reflect, c->method == M_REFLECT_V1 ? 1 : 0, req, req_len,
+                            &resp, &resp_len);
+    free(req);
+    if (rc) {
+        reflect_status(c, status_of(rc), "ServerReflectionRequest: malformed message");
+        goto out;
+    }
+    memset(&op, 0, sizeof(op));
+    pthread_mutex_lock(&c->mu);
+    c->send_bb = make_buffer(resp, resp_len);
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.data.send_message.send_message = c->send_bb;
+    c->refs++;
+    if (grpc_call_start_batch(c->call, &op, 1, &c->t_send, NULL) != GRPC_CALL_OK)
+        c->refs--;
+    pthread_mutex_unlock(&c->mu);
+    free(resp);
+out:
+    call_unref(c);
+}
+
+static void reflect_recv(struct rcall *c)
+{
+    grpc_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->recv_bb;
+    pthread_mutex_lock(&c->mu);
+    if (c->closed || c->finished) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    c->refs++;
+    if (grpc_call_start_batch(c->call, &op, 1, &c->t_recv, NULL) != GRPC_CALL_OK)
+        c->refs--;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void on_reflect_close(struct rpc_tag *t, bool ok)
+{
+    struct rcall *c = CONTAINER_OF(t, struct rcall, t_close);
+    (void)ok;
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    pthread_mutex_unlock(&c->mu);
+    call_unref(c);
+}
+
+static void start_reflection(struct rcall *c)
+{
+    grpc_op ops[2];
+
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[1].data.recv_close_on_server.cancelled = &c->cancelled;
+    c->t_close.fn = on_reflect_close;
+    c->t_send.fn = on_reflect_send;
+    c->t_recv.fn = on_reflect_recv;
+    pthread_mutex_lock(&c->mu);
+    c->refs++;
+    if (grpc_call_start_batch(c->call, ops, 2, &c->t_close, NULL) != GRPC_CALL_OK) {
+        c->refs--;
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    pthread_mutex_unlock(&c->mu);
+    reflect_recv(c);
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static void on_new_call(struct rpc_tag *t, bool ok)
+{
+    struct rcall *c = CONTAINER_OF(t, struct rcall, t_new);
+    enum err_code rc;
+
+    if (!ok) { /* the server is shutting down: the slot is void */
+        call_unref(c);
+        return;
+    }
+    post_slot(c->w, c->method); /* keep the slot count constant */
+    c->t_ops.fn = on_ops_done;
+    c->waiter.fn = on_parked_ready;
+
+    if (c->method == M_GENERIC) {
+        char msg[300];
+        const char *m = (const char *)GRPC_SLICE_START_PTR(c->details.method);
+        int mlen = (int)GRPC_SLICE_LENGTH(c->details.method);
+        snprintf(msg, sizeof(msg), "method %.*s is not implemented by saturation-scaler",
+                 mlen > 200 ? 200 : mlen, m);
+        finish_unary(c, GRPC_STATUS_UNIMPLEMENTED, msg, NULL, 0);
+        call_unref(c);
+        return;
+    }
+    if (methods[c->method].payload != GRPC_SRM_PAYLOAD_NONE) {
+        rc = read_buffer(c->payload, &c->req_bytes, &c->req_len);
+        if (c->payload) {
+            grpc_byte_buffer_destroy(c->payload);
+            c->payload = NULL;
+        }
+        if (rc) {
+            finish_error(c, rc, "could not read the request");
+            call_unref(c);
+            return;
+        }
+    }
+    switch (c->method) {
+    case M_GET_METRIC_SPEC: {
+        Externalscaler__ScaledObjectRef *ref =
+            externalscaler__scaled_object_ref__unpack(NULL, c->req_len, c->req_bytes);
+        if (!ref)
+            finish_error(c, ERR_INVALID, "ScaledObjectRef: malformed message");
+        else
+            answer_get_metric_spec(c, ref);
+        if (ref)
+            externalscaler__scaled_object_ref__free_unpacked(ref, NULL);
+        break;
+    }
+    case M_GET_METRICS:
+    case M_IS_ACTIVE:
+        answer_data_call(c, true);
+        break;
+    case M_STREAM_IS_ACTIVE:
+        start_stream_is_active(c);
+        break;
+    case M_HEALTH_CHECK:
+        start_health(c, false);
+        break;
+    case M_HEALTH_WATCH:
+        start_health(c, true);
+        break;
+    case M_REFLECT_V1:
+    case M_REFLECT_V1ALPHA:
+        start_reflection(c);
+        break;
+    default:
+        finish_error(c, ERR_INTERNAL, "unknown method");
+        break;
+    }
+    call_unref(c); /* the slot's reference */
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type == GRPC_OP_COMPLETE) {
+            struct rpc_tag *t = ev.tag;
+            t->fn(t, ev.success != 0);
+        }
+    }
+    return NULL;
+}
+
+static void *reaper_main(void *arg)
+{
+    struct rpc_server *srv = arg;
+
+    while (!atomic_load(&srv->reaper_stop)) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        source_expire(srv->opt.source, source_now_ms());
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+int rpc_default_workers(void)
+{
+    cpu_set_t set;
+    int n = 0;
+    FILE *f;
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int)c : 1;
+    }
+    f = fopen("/sys/fs/cgroup/cpu.max", "r"); /* cgroup v2: "quota period" or "max period" */
+    if (f) {
+        char q[32] = "";
+        long long period = 0;
+        if (fscanf(f, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0 && period > 0) {
+            char *end;
+            long long quota = strtoll(q, &end, 10);
+            if (*end == '\0' && quota > 0) {
+                int lim = (int)((quota + period - 1) / period);
+                if (lim >= 1 && lim < n)
+                    n = lim;
+            }
+        }
+        fclose(f);
+    } else {
+        FILE *fq = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r");
+        FILE *fp = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r");
+        long long quota = 0, period = 0;
+        if (fq && fp && fscanf(fq, "%lld", &quota) == 1 && fscanf(fp, "%lld", &period) == 1 &&
+            quota > 0 && period > 0) {
+            int lim = (int)((quota + period - 1) / period);
+            if (lim >= 1 && lim < n)
+                n = lim;
+        }
+        if (fq)
+            fclose(fq);
+        if (fp)
+            fclose(fp);
+    }
+    return n < 1 ? 1 : n;
+}
+
+static bool readable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+static enum err_code make_credentials(struct rpc_server *srv, char *why, size_t why_len)
+{
+    const struct rpc_options *o = &srv->opt;
+    grpc_tls_credentials_options *to;
+
+    if (!o->tls_cert_file && !o->tls_key_file && !o->tls_client_ca_file) {
+        srv->creds = grpc_insecure_server_credentials_create();
+        return ERR_OK;
+    }
+    if (!o->tls_cert_file || !o->tls_key_file) {
+        snprintf(why, why_len, "--tls-cert-file and --tls-key-file must be given together%s",
+                 o->tls_client_ca_file ? " (--tls-client-ca-file needs both)" : "");
+        return ERR_INVALID;
+    }
+    if (!readable(o->tls_cert_file)) {
+        snprintf(why, why_len, "--tls-cert-file %s: %s", o->tls_cert_file, strerror(errno));
+        return ERR_INVALID;
+    }
+    if (!readable(o->tls_key_file)) {
+        snprintf(why, why_len, "--tls-key-file %s: %s", o->tls_key_file, strerror(errno));
+        return ERR_INVALID;
+    }
+    if (o->tls_client_ca_file && !readable(o->tls_client_ca_file)) {
+        snprintf(why, why_len, "--tls-client-ca-file %s: %s", o->tls_client_ca_file,
+                 strerror(errno));
+        return ERR_INVALID;
+    }
+    /* The file watcher re-reads the files when they rotate. */
+    srv->provider = grpc_tls_certificate_provider_file_watcher_create(
+        o->tls_key_file, o->tls_cert_file, o->tls_client_ca_file, 1);
+    if (!srv->provider) {
+        snprintf(why, why_len, "could not load the TLS certificate or key");
+        return ERR_INVALID;
+    }
+    to = grpc_tls_credentials_options_create();
+    grpc_tls_credentials_options_set_certificate_provider(to, srv->provider);
+    grpc_tls_credentials_options_watch_identity_key_cert_pairs(to);
+    if (o->tls_client_ca_file) {
+        grpc_tls_credentials_options_watch_root_certs(to);
+        grpc_tls_credentials_options_set_cert_request_type(
+            to, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    } else {
+        grpc_tls_credentials_options_set_cert_request_type(to,
+                                                           GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    }
+    srv->creds = grpc_tls_server_credentials_create(to);
+    if (!srv->creds) {
+        snprintf(why, why_len, "could not create TLS server credentials");
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+static void int_arg(grpc_arg *a, const char *key, int v)
+{
+    a->type = GRPC_ARG_INTEGER;
+    a->key = (char *)key;
+    a->value.integer = v;
+}
+
+enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, char *why,
+                        size_t why_len)
+{
+    struct rpc_server *srv;
+    grpc_arg args[7];
+    grpc_channel_args cargs;
+    enum err_code rc;
+    int i, m, k;
+
+    *out = NULL;
+    if (why && why_len)
+        why[0] = '\0';
+    if (!opt->source || !opt->reflect || opt->workers < 1 || !opt->listen) {
+        snprintf(why, why_len, "rpc_start: bad options");
+        return ERR_INVALID;
+    }
+    srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return ERR_NOMEM;
+    srv->opt = *opt;
+    srv->listen = strdup(opt->listen);
+    if (!srv->listen) {
+        free(srv);
+        return ERR_NOMEM;
+    }
+    srv->opt.listen = srv->listen;
+    pthread_mutex_init(&srv->streams_mu, NULL);
+    pthread_mutex_init(&srv->warned_mu, NULL);
+    srv->streams.snext = srv->streams.sprev = &srv->streams;
+
+    rc = make_credentials(srv, why, why_len);
+    if (rc)
+        goto fail;
+
+    int_arg(&args[0], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 1024 * 1024);
+    /* 10k push ScaledObjects share one connection: leave ample room. */
+    int_arg(&args[1], GRPC_ARG_MAX_CONCURRENT_STREAMS, 100000);
+    /* Ping idle connections so dead peers are reaped. */
+    int_arg(&args[2], GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+    int_arg(&args[3], GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+    int_arg(&args[4], GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    int_arg(&args[5], GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    /* Tolerate clients (KEDA) that ping every 10 s or more. */
+    int_arg(&args[6], GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+    cargs.num_args = sizeof(args) / sizeof(args[0]);
+    cargs.args = args;
+
+    srv->server = grpc_server_create(&cargs, NULL);
+    for (m = 0; m < M_COUNT; m++)
+        srv->registered[m] =
+            grpc_server_register_method(srv->server, methods[m].path, NULL, methods[m].payload, 0);
+    srv->nworkers = opt->workers;
+    srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
+    if (!srv->workers) {
+        rc = ERR_NOMEM;
+        goto fail;
+    }
+    for (i = 0; i < srv->nworkers; i++) {
+        srv->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
+        srv->workers[i].srv = srv;
+        grpc_server_register_completion_queue(srv->server, srv->workers[i].cq, NULL);
+    }
+    srv->port = grpc_server_add_http2_port(srv->server, srv->listen, srv->creds);
+    if (srv->port <= 0) {
+        snprintf(why, why_len, "--listen %s: could not bind (address in use or invalid)",
+                 srv->listen);
+        rc = ERR_INVALID;
+        goto fail;
+    }
+    grpc_server_start(srv->server);
+    source_subscribe(opt->source, on_snapshot, srv);
+    for (i = 0; i < srv->nworkers; i++) {
+        for (m = 0; m < M_COUNT; m++)
+            for (k = 0; k < methods[m].slots; k++)
+                post_slot(&srv->workers[i], (enum method)m);
+        for (k = 0; k < GENERIC_SLOTS; k++)
+            post_slot(&srv->workers[i], M_GENERIC);
+        if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0) {
+            /* Threads already started are stopped by rpc_free. */
+            srv->nworkers = i;
+            snprintf(why, why_len, "could not start worker threads");
+            *out = srv;
+            rpc_free(srv);
+            *out = NULL;
+            return ERR_INTERNAL;
+        }
+    }
+    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) == 0)
+        srv->reaper_started = true;
+    *out = srv;
+    return ERR_OK;
+
+fail:
+    if (srv->server) {
+        grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+        grpc_server_shutdown_and_notify(srv->server, cq, srv);
+        grpc_completion_queue_pluck(cq, srv, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_completion_queue_shutdown(cq);
+        grpc_completion_queue_destroy(cq);
+        grpc_server_destroy(srv->server);
+    }
+    if (srv->workers) {
+        for (i = 0; i < srv->nworkers; i++) {
+            if (!srv->workers[i].cq)
+                continue;
+            grpc_completion_queue_shutdown(srv->workers[i].cq);
+            while (grpc_completion_queue_next(srv->workers[i].cq,
+                                              gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                       .type != GRPC_QUEUE_SHUTDOWN)
+                ;
+            grpc_completion_queue_destroy(srv->workers[i].cq);
+        }
+        free(srv->workers);
+    }
+    if (srv->creds)
+        grpc_server_credentials_release(srv->creds);
+    if (srv->provider)
+        grpc_tls_certificate_provider_release(srv->provider);
+    pthread_mutex_destroy(&srv->streams_mu);
+    pthread_mutex_destroy(&srv->warned_mu);
+    free(srv->listen);
+    free(srv);
+    return rc;
+}
+
+int rpc_port(const struct rpc_server *s)
+{
+    return s ? s->port : 0;
+}
+
+size_t rpc_open_streams(struct rpc_server *s)
+{
+    size_t n;
+    pthread_mutex_lock(&s->streams_mu);
+    n = s->n_streams;
+    pthread_mutex_unlock(&s->streams_mu);
+    return n;
+}
+
+void rpc_shutdown(struct rpc_server *srv)
+{
+    grpc_completion_queue *cq;
+    grpc_event ev;
+    struct rcall *c;
+    int i;
+
+    if (!srv || srv->stopped)
+        return;
+    srv->stopped = true;
+    atomic_store(&srv->shutting_down, true);
+    source_subscribe(srv->opt.source, NULL, NULL);
+
+    /* Health goes NOT_SERVING; every stream ends with status OK. */
+    pthread_mutex_lock(&srv->streams_mu);
+    for (c = srv->streams.snext; c != &srv->streams; c = c->snext) {
+        if (c->watch)
+            watch_evaluate(c);
+        pthread_mutex_lock(&c->mu);
+        c->want_finish = true;
+        stream_kick(c);
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&srv->streams_mu);
+
+    /* In-flight unary calls finish; after the grace period, cancel. */
+    cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_server_shutdown_and_notify(srv->server, cq, srv);
+    ev = grpc_completion_queue_pluck(
+        cq, srv,
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                     gpr_time_from_millis(srv->opt.shutdown_grace_ms, GPR_TIMESPAN)),
+        NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+        log_write(LOG_WARN, "rpc", "grace period over: cancelling the calls left");
+        grpc_server_cancel_all_calls(srv->server);
+        grpc_completion_queue_pluck(cq, srv, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    }
+    grpc_completion_queue_shutdown(cq);
+    grpc_completion_queue_destroy(cq);
+
+    if (srv->reaper_started) {
+        atomic_store(&srv->reaper_stop, true);
+        pthread_join(srv->reaper, NULL);
+        srv->reaper_started = false;
+    }
+    for (i = 0; i < srv->nworkers; i++)
+        grpc_completion_queue_shutdown(srv->workers[i].cq);
+    for (i = 0; i < srv->nworkers; i++)
+        pthread_join(srv->workers[i].thread, NULL);
+}
+
+void rpc_free(struct rpc_server *srv)
+{
+    int i;
+
+    if (!srv)
+        return;
+    rpc_shutdown(srv);
+    grpc_server_destroy(srv->server);
+    for (i = 0; i < srv->nworkers; i++)
+        grpc_completion_queue_destroy(srv->workers[i].cq);
+    free(srv->workers);
+    if (srv->creds)
+        grpc_server_credentials_release(srv->creds);
+    if (srv->provider)
+        grpc_tls_certificate_provider_release(srv->provider);
+    pthread_mutex_destroy(&srv->streams_mu);
+    pthread_mutex_destroy(&srv->warned_mu);
+    free(srv->warned);
+    free(srv->listen);
+    free(srv);
+}

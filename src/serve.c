@@ -1,0 +1,336 @@
+/*
+ * serve: options table and the wiring of a running server. See
+ * include/serve.h.
+ */
+#include "serve.h"
+
+#include <ctype.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/grpc.h>
+#include <grpc/support/log.h>
+
+#include "log.h"
+#include "mfile.h"
+#include "reflect.h"
+#include "rpc.h"
+#include "source.h"
+
+enum opt_type { OPT_STRING, OPT_INT, OPT_DURATION, OPT_BOOL };
+
+struct opt_def {
+    const char *flag; /* without "--" */
+    enum opt_type type;
+    size_t offset;
+    const char *def; /* default as text (NULL = unset) */
+    int64_t min, max; /* OPT_INT / OPT_DURATION (ms) bounds */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct serve_options, f)
+
+static const struct opt_def opts[] = {
+    {"listen", OPT_STRING, OFF(listen), "[::]:6000", 0, 0, "gRPC listen address (host:port)"},
+    {"workers", OPT_INT, OFF(workers), "0", 0, 1024,
+     "gRPC worker threads; 0 = the CPUs this process may use (affinity, cgroup quota)"},
+    {"metrics-file", OPT_STRING, OFF(metrics_file), NULL, 0, 0,
+     "serve per-pod saturation from this JSON file, re-read when it changes"},
+    {"allow-cross-namespace", OPT_BOOL, OFF(allow_cross_namespace), "false", 0, 0,
+     "let trigger metadata `namespace` name another namespace than the ScaledObject's"},
+    {"tls-cert-file", OPT_STRING, OFF(tls_cert_file), NULL, 0, 0,
+     "TLS certificate (PEM) for the gRPC port; re-read when it changes"},
+    {"tls-key-file", OPT_STRING, OFF(tls_key_file), NULL, 0, 0, "TLS private key (PEM)"},
+    {"tls-client-ca-file", OPT_STRING, OFF(tls_client_ca_file), NULL, 0, 0,
+     "CA bundle (PEM): require and verify client certificates (mutual TLS)"},
+    {"shutdown-grace", OPT_DURATION, OFF(shutdown_grace_ms), "10s", 0, 3600000,
+     "on SIGTERM, how long in-flight calls may take before they are cancelled"},
+    {"log-level", OPT_STRING, OFF(log_level), "info", 0, 0, "debug, info, warn or error"},
+    {"log-format", OPT_STRING, OFF(log_format), "json", 0, 0, "json or logfmt"},
+};
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+static void env_name(const struct opt_def *d, char *buf, size_t len)
+{
+    size_t i, n = (size_t)snprintf(buf, len, "SATURATION_SCALER_");
+    for (i = 0; d->flag[i] && n + 1 < len; i++)
+        buf[n++] = d->flag[i] == '-' ? '_' : (char)toupper((unsigned char)d->flag[i]);
+    buf[n] = '\0';
+}
+
+void serve_usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "usage: saturation-scaler serve [flags]\n\nflags (each also read from the "
+               "environment variable shown):\n");
+    for (i = 0; i < N_OPTS; i++) {
+        char env[64];
+        env_name(&opts[i], env, sizeof(env));
+        fprintf(f, "  --%s%s\n      %s\n      env %s%s%s\n", opts[i].flag,
+                opts[i].type == OPT_BOOL ? "" : " VALUE", opts[i].help, env,
+                opts[i].def ? ", default " : "", opts[i].def ? opts[i].def : "");
+    }
+}
+
+static enum err_code set_value(struct serve_options *o, const struct opt_def *d, const char *v,
+                               const char *origin, char *why, size_t why_len)
+{
+    char *base = (char *)o + d->offset;
+
+    switch (d->type) {
+    case OPT_STRING: {
+        char **p = (char **)(void *)base;
+        char *copy = strdup(v);
+        if (!copy)
+            return ERR_NOMEM;
+        free(*p);
+        *p = copy;
+        return ERR_OK;
+    }
+    case OPT_INT: {
+        int64_t x;
+        if (util_parse_int64(v, d->min, d->max, &x)) {
+            snprintf(why, why_len, "%s: \"%.64s\" is not an integer in [%lld, %lld]", origin, v,
+                     (long long)d->min, (long long)d->max);
+            return ERR_INVALID;
+        }
+        *(int64_t *)(void *)base = x;
+        return ERR_OK;
+    }
+    case OPT_DURATION: {
+        int64_t ms;
+        if (util_parse_duration_ms(v, &ms) || ms < d->min || ms > d->max) {
+            snprintf(why, why_len,
+                     "%s: \"%.64s\" is not a duration like 500ms, 10s or 1m30s (max %llds)",
+                     origin, v, (long long)(d->max / 1000));
+            return ERR_INVALID;
+        }
+        *(int64_t *)(void *)base = ms;
+        return ERR_OK;
+    }
+    case OPT_BOOL:
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            *(bool *)(void *)base = true;
+        else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+            *(bool *)(void *)base = false;
+        else {
+            snprintf(why, why_len, "%s: \"%.64s\" is not true or false", origin, v);
+            return ERR_INVALID;
+        }
+        return ERR_OK;
+    }
+    return ERR_INTERNAL;
+}
+
+void serve_options_clear(struct serve_options *o)
+{
+    size_t i;
+    if (!o)
+        return;
+    for (i = 0; i < N_OPTS; i++)
+        if (opts[i].type == OPT_STRING) {
+            char **p = (char **)(void *)((char *)o + opts[i].offset);
+            free(*p);
+        }
+    memset(o, 0, sizeof(*o));
+}
+
+enum err_code serve_parse(int argc, char **argv, struct serve_options *o, char *why,
+                          size_t why_len)
+{
+    enum err_code rc;
+    size_t i;
+    int a;
+
+    memset(o, 0, sizeof(*o));
+    for (i = 0; i < N_OPTS; i++) {
+        char env[64], origin[96];
+        const char *v;
+        env_name(&opts[i], env, sizeof(env));
+        v = getenv(env);
+        snprintf(origin, sizeof(origin), "%s (from the environment)", env);
+        if (!v || !*v) {
+            v = opts[i].def;
+            snprintf(origin, sizeof(origin), "--%s default", opts[i].flag);
+        }
+        if (v && (rc = set_value(o, &opts[i], v, origin, why, why_len)) != ERR_OK)
+            goto fail;
+    }
+    for (a = 1; a < argc; a++) {
+        const char *arg = argv[a], *name, *eq, *val = NULL;
+        const struct opt_def *d = NULL;
+        size_t nlen;
+        char origin[96];
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            serve_usage(stdout);
+            serve_options_clear(o);
+            return ERR_NOT_FOUND;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(why, why_len, "unexpected argument \"%.64s\" (flags start with --)", arg);
+            rc = ERR_INVALID;
+            goto fail;
+        }
+        name = arg + 2;
+        eq = strchr(name, '=');
+        nlen = eq ? (size_t)(eq - name) : strlen(name);
+        for (i = 0; i < N_OPTS; i++)
+            if (strlen(opts[i].flag) == nlen && strncmp(opts[i].flag, name, nlen) == 0)
+                d = &opts[i];
+        if (!d) {
+            snprintf(why, why_len, "unknown flag --%.*s (see saturation-scaler serve --help)",
+                     (int)(nlen > 64 ? 64 : nlen), name);
+            rc = ERR_INVALID;
+            goto fail;
+        }
+        if (eq)
+            val = eq + 1;
+        else if (d->type == OPT_BOOL)
+            val = "true";
+        else if (a + 1 < argc)
+            val = argv[++a];
+        else {
+            snprintf(why, why_len, "--%s needs a value", d->flag);
+            rc = ERR_INVALID;
+            goto fail;
+        }
+        snprintf(origin, sizeof(origin), "--%s", d->flag);
+        rc = set_value(o, d, val, origin, why, why_len);
+        if (rc)
+            goto fail;
+    }
+    return ERR_OK;
+fail:
+    serve_options_clear(o);
+    return rc;
+}
+
+/* gRPC core's own log lines, into our stream. */
+static void grpc_log_bridge(gpr_log_func_args *args)
+{
+    enum log_level lvl = args->severity == GPR_LOG_SEVERITY_ERROR  ? LOG_ERROR
+                         : args->severity == GPR_LOG_SEVERITY_INFO ? LOG_INFO
+                                                                    : LOG_DEBUG;
+    LOG_AT(lvl, "grpc", "%s (%s:%d)", args->message, args->file, args->line);
+}
+
+int serve_main(int argc, char **argv)
+{
+    struct serve_options o;
+    char why[768];
+    enum log_level level;
+    enum log_format format;
+    struct source *src = NULL;
+    struct mfile *mf = NULL;
+    struct reflect *refl = NULL;
+    struct rpc_server *srv = NULL;
+    struct rpc_options ro;
+    sigset_t sigs;
+    int sig = 0, code = 0;
+    enum err_code rc;
+
+    rc = serve_parse(argc, argv, &o, why, sizeof(why));
+    if (rc == ERR_NOT_FOUND)
+        return 0;
+    if (rc) {
+        fprintf(stderr, "saturation-scaler serve: %s\n", why);
+        return 2;
+    }
+    if (log_level_parse(o.log_level, &level)) {
+        fprintf(stderr, "saturation-scaler serve: --log-level: \"%.64s\" is not debug, info, "
+                        "warn or error\n", o.log_level);
+        serve_options_clear(&o);
+        return 2;
+    }
+    if (log_format_parse(o.log_format, &format)) {
+        fprintf(stderr, "saturation-scaler serve: --log-format: \"%.64s\" is not json or logfmt\n",
+                o.log_format);
+        serve_options_clear(&o);
+        return 2;
+    }
+    if (!o.metrics_file) {
+        fprintf(stderr, "saturation-scaler serve: --metrics-file: required (the Prometheus "
+                        "source is not available in this version)\n");
+        serve_options_clear(&o);
+        return 2;
+    }
+    log_setup(level, format);
+
+    /* gRPC's threads inherit this mask; signals are taken by sigwait. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    gpr_set_log_function(grpc_log_bridge);
+    gpr_set_log_verbosity(level <= LOG_DEBUG ? GPR_LOG_SEVERITY_DEBUG : GPR_LOG_SEVERITY_ERROR);
+    grpc_init();
+
+    rc = reflect_init(&refl);
+    if (rc) {
+        snprintf(why, sizeof(why), "reflection index: %s", err_str(rc));
+        code = 1;
+        goto out;
+    }
+    src = source_new("metrics file", 5000);
+    if (!src) {
+        snprintf(why, sizeof(why), "out of memory");
+        code = 1;
+        goto out;
+    }
+    rc = mfile_start(o.metrics_file, src, &mf, why, sizeof(why));
+    if (rc) {
+        code = 2;
+        goto out;
+    }
+    memset(&ro, 0, sizeof(ro));
+    ro.listen = o.listen;
+    ro.workers = o.workers > 0 ? (int)o.workers : rpc_default_workers();
+    ro.tls_cert_file = o.tls_cert_file;
+    ro.tls_key_file = o.tls_key_file;
+    ro.tls_client_ca_file = o.tls_client_ca_file;
+    ro.shutdown_grace_ms = o.shutdown_grace_ms;
+    ro.allow_cross_namespace = o.allow_cross_namespace;
+    ro.source = src;
+    ro.reflect = refl;
+    rc = rpc_start(&ro, &srv, why, sizeof(why));
+    if (rc) {
+        code = 2;
+        goto out;
+    }
+    log_write(LOG_INFO, "serve", "serving on %s (port %d, %d workers, %s) from metrics file %s",
+              o.listen, rpc_port(srv), ro.workers, o.tls_cert_file ? "TLS" : "plaintext",
+              o.metrics_file);
+
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_write(LOG_INFO, "serve", "SIGHUP: nothing to reload in this version");
+            continue;
+        }
+        break;
+    }
+    log_write(LOG_INFO, "serve", "%s: shutting down (grace %llds, %zu open streams)",
+              sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)(o.shutdown_grace_ms / 1000),
+              rpc_open_streams(srv));
+    rpc_shutdown(srv);
+    log_write(LOG_INFO, "serve", "stopped");
+    why[0] = '\0';
+out:
+    if (code)
+        log_write(LOG_ERROR, "serve", "%s", why);
+    rpc_free(srv);
+    mfile_stop(mf);
+    source_free(src);
+    reflect_free(refl);
+    grpc_shutdown();
+    serve_options_clear(&o);
+    return code;
+}
