@@ -1,0 +1,188 @@
+/*
+ * saturation-scaler: the command line.
+ *
+ * main() only wires modules: it looks the subcommand up in one table and
+ * hands over the remaining arguments. Each entry's summary is also the
+ * `help` text, so a new subcommand (serve, check-config...) is one function
+ * and one row. Exit codes: 0 success, 1 failure, 2 bad usage or bad input.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze.h"
+#include "err.h"
+#include "serve.h"
+
+#define PROG "saturation-scaler"
+#define EXIT_USAGE 2
+/* analyze reads at most this much JSON from stdin. */
+#define ANALYZE_MAX_INPUT ((size_t)64 << 20)
+#define READ_CHUNK ((size_t)64 << 10)
+
+struct command {
+    const char *name;
+    const char *alias; /* e.g. "--version", or NULL */
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
+};
+
+static int cmd_serve(int argc, char **argv);
+static int cmd_analyze(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const struct command commands[] = {
+    {"serve", NULL, "run the KEDA external scaler (gRPC; the default; serve --help)", cmd_serve},
+    {"analyze", NULL, "read per-pod metrics as JSON on stdin, print the decision as JSON",
+     cmd_analyze},
+    {"help", "--help", "show this help", cmd_help},
+    {"version", "--version", "print the version", cmd_version},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "usage: %s <command> [arguments]\n\ncommands:\n", PROG);
+    for (i = 0; i < N_COMMANDS; i++) {
+        char name[32];
+        if (commands[i].alias != NULL)
+            snprintf(name, sizeof name, "%s, %s", commands[i].name, commands[i].alias);
+        else
+            snprintf(name, sizeof name, "%s", commands[i].name);
+        fprintf(f, "  %-20s %s\n", name, commands[i].summary);
+    }
+    fprintf(f, "\n%s analyze < examples/analyze/saturated-single.json\n", PROG);
+}
+
+/* Flush stdout; a full disk or a closed pipe is a failure, not a success. */
+static int finish_stdout(const char *cmd)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s %s: writing stdout: %s\n", PROG, cmd, strerror(errno));
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}
+
+/*
+ * Read all of f into *out (malloc'd, NUL-terminated, caller frees; NULL on
+ * failure). ERR_INVALID when f holds more than max bytes, ERR_IO on a read
+ * error.
+ */
+static enum err_code read_all(FILE *f, size_t max, char **out, size_t *out_len)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+
+    *out = NULL;
+    *out_len = 0;
+    for (;;) {
+        size_t got;
+        if (cap - len < READ_CHUNK) {
+            size_t ncap = cap == 0 ? READ_CHUNK : cap * 2;
+            char *nbuf;
+            if (ncap > max + READ_CHUNK)
+                ncap = max + READ_CHUNK; /* room to notice one byte too many */
+            nbuf = realloc(buf, ncap + 1);
+            if (nbuf == NULL) {
+                free(buf);
+                return ERR_NOMEM;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (len > max) {
+            free(buf);
+            return ERR_INVALID;
+        }
+        if (got == 0) {
+            if (ferror(f)) {
+                free(buf);
+                return ERR_IO;
+            }
+            break;
+        }
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return ERR_OK;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    return serve_main(argc, argv);
+}
+
+static int cmd_analyze(int argc, char **argv)
+{
+    char why[512];
+    char *in = NULL, *out = NULL;
+    size_t len;
+    enum err_code rc;
+
+    if (argc > 1) {
+        fprintf(stderr, "%s analyze: unexpected argument \"%s\" (the input is read from stdin)\n",
+                PROG, argv[1]);
+        return EXIT_USAGE;
+    }
+    rc = read_all(stdin, ANALYZE_MAX_INPUT, &in, &len);
+    if (rc == ERR_INVALID) {
+        fprintf(stderr, "%s analyze: input exceeds %zu MiB\n", PROG, ANALYZE_MAX_INPUT >> 20);
+        return EXIT_USAGE;
+    }
+    if (rc) {
+        fprintf(stderr, "%s analyze: reading stdin: %s\n", PROG,
+                rc == ERR_IO ? strerror(errno) : err_str(rc));
+        return EXIT_FAILURE;
+    }
+    rc = analyze_run(in, len, &out, why, sizeof why);
+    free(in);
+    if (rc) {
+        fprintf(stderr, "%s analyze: %s\n", PROG, why[0] != '\0' ? why : err_str(rc));
+        return rc == ERR_INVALID ? EXIT_USAGE : EXIT_FAILURE;
+    }
+    fputs(out, stdout);
+    fputc('\n', stdout);
+    free(out);
+    return finish_stdout("analyze");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    usage(stdout);
+    return finish_stdout("help");
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("%s %s\n", PROG, SAT_VERSION);
+    return finish_stdout("version");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    /* No subcommand, or flags first: serve (what a container runs). */
+    if (argc < 2 || (strncmp(argv[1], "--", 2) == 0 && strcmp(argv[1], "--help") != 0 &&
+                     strcmp(argv[1], "--version") != 0))
+        return serve_main(argc, argv);
+    for (i = 0; i < N_COMMANDS; i++) {
+        const struct command *c = &commands[i];
+        if (strcmp(argv[1], c->name) == 0 || (c->alias != NULL && strcmp(argv[1], c->alias) == 0))
+            return c->run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "%s: unknown command \"%s\" (see %s help)\n", PROG, argv[1], PROG);
+    return EXIT_USAGE;
+}
