@@ -148,32 +148,26 @@ static double finite_or_zero(double v)
     return isfinite(v) ? v : 0.0;
 }
 
-/* WVA's analyzeVariant over the replicas of one variant (input order). */
+/* WVA's analyzeVariant over the replicas of one variant, in input order. */
 static enum err_code analyze_variant(const struct sat_config *cfg,
-                                     const struct sat_replica *replicas, size_t n,
-                                     const char *name, struct sat_variant_analysis *va)
+                                     const struct sat_replica *const *group, size_t count,
+                                     struct sat_variant_analysis *va)
 {
     double total_spare_kv = 0.0, total_spare_queue = 0.0, total_kv = 0.0;
-    size_t i, count = 0, non_saturated = 0, saturated = 0;
+    size_t i, non_saturated = 0, saturated = 0;
 
-    va->name = strdup(name);
+    va->name = strdup(group[0]->variant);
     if (!va->name)
         return ERR_NOMEM;
-    for (i = 0; i < n; i++)
-        if (strcmp(replicas[i].variant, name) == 0)
-            count++;
-    va->saturated_replicas = calloc(count ? count : 1, sizeof(char *));
+    va->saturated_replicas = calloc(count, sizeof(char *));
     if (!va->saturated_replicas)
         return ERR_NOMEM;
 
-    for (i = 0; i < n; i++) {
-        const struct sat_replica *r = &replicas[i];
-        double kv, queue;
+    for (i = 0; i < count; i++) {
+        const struct sat_replica *r = group[i];
+        double kv = finite_or_zero(r->kv);
+        double queue = (double)r->queue;
 
-        if (strcmp(r->variant, name) != 0)
-            continue;
-        kv = finite_or_zero(r->kv);
-        queue = (double)r->queue;
         total_kv += kv;
         if (kv >= cfg->kv_cache_threshold || queue >= cfg->queue_length_threshold) {
             va->saturated_replicas[saturated] = strdup(r->pod);
@@ -199,8 +193,7 @@ static enum err_code analyze_variant(const struct sat_config *cfg,
         va->avg_spare_kv = total_spare_kv / (double)non_saturated;
         va->avg_spare_queue = total_spare_queue / (double)non_saturated;
     }
-    if (count > 0)
-        va->avg_kv = total_kv / (double)count;
+    va->avg_kv = total_kv / (double)count;
     return ERR_OK;
 }
 
@@ -241,11 +234,22 @@ bool sat_scale_down_safe_k(const struct sat_config *cfg, size_t non_saturated,
     return spare_kv >= cfg->kv_spare_trigger && spare_queue >= cfg->queue_spare_trigger;
 }
 
+/* Order replicas by variant name, then input position (a stable grouping). */
+static int cmp_by_variant(const void *a, const void *b)
+{
+    const struct sat_replica *x = *(const struct sat_replica *const *)a;
+    const struct sat_replica *y = *(const struct sat_replica *const *)b;
+    int c = strcmp(x->variant, y->variant);
+    if (c)
+        return c;
+    return x < y ? -1 : x > y;
+}
+
 enum err_code sat_analyze(const struct sat_config *cfg, const struct sat_replica *replicas,
                           size_t n, struct sat_analysis *out)
 {
-    const char **names = NULL;
-    size_t i, distinct = 0, non_saturated = 0;
+    const struct sat_replica **order = NULL;
+    size_t i, start, distinct = 0, non_saturated = 0;
     double total_spare_kv = 0.0, total_spare_queue = 0.0;
     enum err_code rc = ERR_OK;
 
@@ -256,33 +260,39 @@ enum err_code sat_analyze(const struct sat_config *cfg, const struct sat_replica
         if (!replicas[i].pod || !replicas[i].variant)
             return ERR_INVALID;
 
-    /* Distinct variant names, sorted: the order sums run in. */
-    names = malloc(n * sizeof(*names));
-    if (!names)
+    /* Group by variant in O(n log n); within a group input order is kept,
+     * so every sum runs in WVA's order. Variants come out sorted by name:
+     * the order the model-level sums run in. */
+    order = malloc(n * sizeof(*order));
+    if (!order)
         return ERR_NOMEM;
     for (i = 0; i < n; i++)
-        names[i] = replicas[i].variant;
-    qsort(names, n, sizeof(*names), cmp_str_ptr);
+        order[i] = &replicas[i];
+    qsort(order, n, sizeof(*order), cmp_by_variant);
     for (i = 0; i < n; i++)
-        if (i == 0 || strcmp(names[i], names[distinct - 1]) != 0)
-            names[distinct++] = names[i];
+        if (i == 0 || strcmp(order[i]->variant, order[i - 1]->variant) != 0)
+            distinct++;
 
     out->variants = calloc(distinct, sizeof(*out->variants));
     if (!out->variants) {
-        free(names);
+        free(order);
         return ERR_NOMEM;
     }
     out->variant_count = distinct;
-    for (i = 0; i < distinct; i++) {
+    for (i = 0, start = 0; start < n; i++) {
         struct sat_variant_analysis *va = &out->variants[i];
-        rc = analyze_variant(cfg, replicas, n, names[i], va);
+        size_t end = start + 1;
+        while (end < n && strcmp(order[end]->variant, order[start]->variant) == 0)
+            end++;
+        rc = analyze_variant(cfg, order + start, end - start, va);
         if (rc)
             break;
         non_saturated += va->non_saturated_count;
         total_spare_kv += va->avg_spare_kv * (double)va->non_saturated_count;
         total_spare_queue += va->avg_spare_queue * (double)va->non_saturated_count;
+        start = end;
     }
-    free(names);
+    free(order);
     if (rc) {
         sat_analysis_clear(out);
         return rc;
@@ -366,7 +376,9 @@ const char *sat_action_str(enum sat_action a)
 
 static enum err_code check_states(const struct sat_variant_state *s, size_t n)
 {
-    size_t i, j;
+    const char **names;
+    size_t i;
+    enum err_code rc = ERR_OK;
 
     for (i = 0; i < n; i++) {
         if (!s[i].name || s[i].current < 0 || s[i].desired < 0 || s[i].pending < 0)
@@ -377,11 +389,21 @@ static enum err_code check_states(const struct sat_variant_state *s, size_t n)
             return ERR_INVALID;
         if (s[i].min != SAT_UNSET && s[i].max != SAT_UNSET && s[i].min > s[i].max)
             return ERR_INVALID;
-        for (j = 0; j < i; j++)
-            if (strcmp(s[i].name, s[j].name) == 0)
-                return ERR_INVALID;
     }
-    return ERR_OK;
+    if (n < 2)
+        return ERR_OK;
+    /* Duplicate names, in O(n log n). */
+    names = malloc(n * sizeof(*names));
+    if (!names)
+        return ERR_NOMEM;
+    for (i = 0; i < n; i++)
+        names[i] = s[i].name;
+    qsort(names, n, sizeof(*names), cmp_str_ptr);
+    for (i = 1; i < n; i++)
+        if (strcmp(names[i], names[i - 1]) == 0)
+            rc = ERR_INVALID;
+    free(names);
+    return rc;
 }
 
 static bool is_candidate(const struct sat_analysis *a, const struct sat_variant_state *s)
