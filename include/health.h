@@ -40,7 +40,6 @@ SAT_WUR enum err_code health_parse_request(const uint8_t *buf, size_t len, char 
  * set only on success.
  * Errors: ERR_INVALID (st not one of the four values, NULL arguments),
  * ERR_NOMEM. */
-SAT_WUR enum err_code health_encode_response(enum health_status st, uint8_t **out,
-                                             size_t *out_len);
+SAT_WUR enum err_code health_encode_response(enum health_status st, uint8_t **out, size_t *out_len);
 
 #endif

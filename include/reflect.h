@@ -67,8 +67,7 @@ void reflect_free(struct reflect *r);
  *
  * Errors: ERR_INVALID when req does not parse as a ServerReflectionRequest
  * or an argument is bad (r NULL, version not 0/1); ERR_NOMEM. */
-SAT_WUR enum err_code reflect_answer(const struct reflect *r, int version,
-                                     const uint8_t *req, size_t req_len,
-                                     uint8_t **resp, size_t *resp_len);
+SAT_WUR enum err_code reflect_answer(const struct reflect *r, int version, const uint8_t *req,
+                                     size_t req_len, uint8_t **resp, size_t *resp_len);
 
 #endif

@@ -125,8 +125,7 @@ static bool read_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v
 /* Count the `repeated FileDescriptorProto file = 1` entries of the set and,
  * when files is not NULL, record where each one's bytes are. Other fields
  * are skipped; groups and malformed input are refused. */
-static enum err_code walk_set(uint8_t *set, size_t len, struct reflect_file *files,
-                              size_t *n_out)
+static enum err_code walk_set(uint8_t *set, size_t len, struct reflect_file *files, size_t *n_out)
 {
     size_t pos = 0, n = 0;
     while (pos < len) {
@@ -187,8 +186,7 @@ static char *join_name(const char *scope, const char *name)
 }
 
 /* Take ownership of full (freed here on failure). */
-static enum err_code push_symbol(struct reflect *r, char *full, size_t file,
-                                 enum reflect_kind kind)
+static enum err_code push_symbol(struct reflect *r, char *full, size_t file, enum reflect_kind kind)
 {
     if (r->n_symbols == r->cap_symbols) {
         size_t cap = r->cap_symbols ? r->cap_symbols * 2 : 64;
@@ -200,16 +198,16 @@ static enum err_code push_symbol(struct reflect *r, char *full, size_t file,
         r->symbols = s;
         r->cap_symbols = cap;
     }
-    r->symbols[r->n_symbols] = (struct reflect_symbol){
-        .name = full, .file = file, .kind = kind, .seq = r->n_symbols};
+    r->symbols[r->n_symbols] =
+        (struct reflect_symbol){.name = full, .file = file, .kind = kind, .seq = r->n_symbols};
     r->n_symbols++;
     return ERR_OK;
 }
 
 /* Add scope.name; *full_out (optional) gets the stored name, which stays
  * valid for the life of r (the string never moves, only the array does). */
-static enum err_code add_symbol(struct reflect *r, const char *scope, const char *name,
-                                size_t file, enum reflect_kind kind, const char **full_out)
+static enum err_code add_symbol(struct reflect *r, const char *scope, const char *name, size_t file,
+                                enum reflect_kind kind, const char **full_out)
 {
     if (!name || !*name)
         return ERR_INVALID;
@@ -405,8 +403,8 @@ static bool find_file(const struct reflect *r, const char *name, size_t *file)
 /* Depth-first preorder over imports; depth is bounded by n_files because a
  * file is entered once. Imports missing from the set are skipped (protoc
  * --include_imports never leaves any out). */
-static void closure_visit(const struct reflect *r, size_t x, bool *seen,
-                          ProtobufCBinaryData *out, size_t *n)
+static void closure_visit(const struct reflect *r, size_t x, bool *seen, ProtobufCBinaryData *out,
+                          size_t *n)
 {
     const Google__Protobuf__FileDescriptorProto *f = r->files[x].fdp;
     seen[x] = true;
@@ -527,7 +525,8 @@ enum err_code reflect_init_from_set(const uint8_t *set, size_t set_len, struct r
 
 enum err_code reflect_init(struct reflect **out)
 {
-    enum err_code rc = reflect_init_from_set(reflect_descriptor_set, reflect_descriptor_set_len, out);
+    enum err_code rc =
+        reflect_init_from_set(reflect_descriptor_set, reflect_descriptor_set_len, out);
     /* The embedded set comes from protoc: failing to read it is our bug. */
     return rc == ERR_INVALID && out ? ERR_INTERNAL : rc;
 }
@@ -709,8 +708,8 @@ enum err_code reflect_answer(const struct reflect *r, int version, const uint8_t
         if (sym)
             reply_files(&rp, &r->files[sym->file]);
         else
-            rc = reply_error(&rp, REFLECT_NOT_FOUND, "symbol not found:",
-                             q->file_containing_symbol);
+            rc =
+                reply_error(&rp, REFLECT_NOT_FOUND, "symbol not found:", q->file_containing_symbol);
         break;
     case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION:
         rc = answer_extension(r, &rp, q->file_containing_extension);

@@ -75,11 +75,11 @@ static void test_parse_invalid(void **state)
         uint8_t bytes[8];
         size_t len;
     } cases[] = {
-        {{0x0a, 0x05, 'a'}, 3},       /* string longer than the buffer */
-        {{0xff, 0xff, 0xff}, 3},      /* truncated varint tag */
-        {{0x08}, 1},                  /* varint field 1 with no value */
-        {{0x0b, 0x0c}, 2},            /* a group where a string belongs */
-        {{0x0a, 0x80}, 2},            /* truncated length */
+        {{0x0a, 0x05, 'a'}, 3},  /* string longer than the buffer */
+        {{0xff, 0xff, 0xff}, 3}, /* truncated varint tag */
+        {{0x08}, 1},             /* varint field 1 with no value */
+        {{0x0b, 0x0c}, 2},       /* a group where a string belongs */
+        {{0x0a, 0x80}, 2},       /* truncated length */
     };
     (void)state;
     for (size_t i = 0; i < N_OF(cases); i++) {
@@ -135,7 +135,7 @@ static void test_encode_invalid(void **state)
     assert_null(out);
     assert_int_equal(len, 0);
     out = (uint8_t *)"stale";
-    assert_int_equal(health_encode_response((enum health_status)-1, &out, &len), ERR_INVALID);
+    assert_int_equal(health_encode_response((enum health_status)(-1), &out, &len), ERR_INVALID);
     assert_null(out);
     assert_int_equal(health_encode_response(HEALTH_SERVING, NULL, &len), ERR_INVALID);
     assert_int_equal(health_encode_response(HEALTH_SERVING, &out, NULL), ERR_INVALID);

@@ -138,8 +138,8 @@ static void expect_files(const Grpc__Reflection__V1__ServerReflectionResponse *a
         assert_string_equal(f->name, names[i]);
         google__protobuf__file_descriptor_proto__free_unpacked(f, NULL);
         if (in_set)
-            assert_non_null(memmem(reflect_descriptor_set, reflect_descriptor_set_len, b->data,
-                                   b->len));
+            assert_non_null(
+                memmem(reflect_descriptor_set, reflect_descriptor_set_len, b->data, b->len));
     }
 }
 
@@ -455,9 +455,9 @@ static void *worker_main(void *arg)
 
 static void test_threads(void **state)
 {
-    static const char *const symbols[] = {
-        "externalscaler.ExternalScaler", "grpc.health.v1.Health", "no.such.Symbol",
-        "grpc.reflection.v1alpha.ServerReflectionResponse"};
+    static const char *const symbols[] = {"externalscaler.ExternalScaler", "grpc.health.v1.Health",
+                                          "no.such.Symbol",
+                                          "grpc.reflection.v1alpha.ServerReflectionResponse"};
     struct worker w[N_OF(symbols)];
     pthread_t t[N_OF(symbols)];
     uint8_t *reqs[N_OF(symbols)], *wants[N_OF(symbols)];
@@ -469,8 +469,8 @@ static void test_threads(void **state)
         w[i].r = *state;
         reqs[i] = pack_v1(&q, &w[i].req_len);
         w[i].req = reqs[i];
-        assert_int_equal(reflect_answer(*state, 1, reqs[i], w[i].req_len, &wants[i], &w[i].want_len),
-                         ERR_OK);
+        assert_int_equal(
+            reflect_answer(*state, 1, reqs[i], w[i].req_len, &wants[i], &w[i].want_len), ERR_OK);
         w[i].want = wants[i];
     }
     for (size_t i = 0; i < N_OF(symbols); i++)
@@ -495,8 +495,7 @@ static void test_threads(void **state)
  */
 struct fixture {
     Google__Protobuf__DescriptorProto c_inner, c_msg, b_msg, a_msg, d_msg;
-    Google__Protobuf__DescriptorProto *c_nested[1], *c_msgs[1], *b_msgs[1], *a_msgs[1],
-        *d_msgs[1];
+    Google__Protobuf__DescriptorProto *c_nested[1], *c_msgs[1], *b_msgs[1], *a_msgs[1], *d_msgs[1];
     Google__Protobuf__FieldDescriptorProto a_ext, a_inner_ext;
     Google__Protobuf__FieldDescriptorProto *a_exts[1], *a_inner_exts[1];
     Google__Protobuf__MethodDescriptorProto a_method;
@@ -639,7 +638,8 @@ static void test_dependencies(void **state)
     assert_int_equal(fixture_reflect(&f, &r), ERR_OK);
     for (size_t i = 0; i < N_OF(cases); i++) {
         print_message("%s\n", cases[i].arg);
-        Grpc__Reflection__V1__ServerReflectionResponse *a = ask_str(r, cases[i].which, cases[i].arg);
+        Grpc__Reflection__V1__ServerReflectionResponse *a =
+            ask_str(r, cases[i].which, cases[i].arg);
         expect_files(a, cases[i].files, cases[i].n, 0);
         drop(a);
     }
@@ -731,13 +731,13 @@ static void test_bad_sets(void **state)
         uint8_t bytes[8];
         size_t len;
     } junk[] = {
-        {{0x0a, 0x05, 0x0a}, 3},   /* file longer than the set */
-        {{0x08, 0x01}, 2},         /* file as a varint */
-        {{0x0b}, 1},               /* group */
+        {{0x0a, 0x05, 0x0a}, 3},       /* file longer than the set */
+        {{0x08, 0x01}, 2},             /* file as a varint */
+        {{0x0b}, 1},                   /* group */
         {{0x0a, 0x02, 0x0a, 0x05}, 4}, /* file that does not parse */
-        {{0xff, 0xff}, 2},         /* truncated tag */
-        {{0x00}, 1},               /* field 0 */
-        {{0x0a, 0x00}, 2},         /* empty file: no name */
+        {{0xff, 0xff}, 2},             /* truncated tag */
+        {{0x00}, 1},                   /* field 0 */
+        {{0x0a, 0x00}, 2},             /* empty file: no name */
     };
     for (size_t i = 0; i < N_OF(junk); i++) {
         print_message("junk %zu\n", i);
