@@ -43,7 +43,9 @@ echo "== ctest ($build)"
 echo "== build with ASan+UBSan ($asan)"
 cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DSAT_SANITIZE=ON >/dev/null
 cmake --build "$asan" -j "$jobs"
-echo "== unit tests under ASan+UBSan"
+# Unit tests, and the gRPC integration tests against the sanitized server
+# (the stream-leak test asserts only there: LeakSanitizer runs at its exit).
+echo "== unit and gRPC integration tests under ASan+UBSan"
 (cd "$asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-   ctest --output-on-failure -j "$jobs" -L unit)
+   ctest --output-on-failure -j "$jobs" -L 'unit|integration')
 echo "test/run.sh: all passed"

@@ -257,7 +257,7 @@ static void test_tolerance_steps(void **state)
 /* Run the analyzer over n identical replicas of one variant. */
 static void analyze_uniform(struct sat_analysis *a, size_t n, double kv, const char *variant)
 {
-    static char names[64][8];
+    static char names[64][24];
     struct sat_replica r[64];
     struct sat_config cfg = defaults();
     size_t i;
