@@ -65,6 +65,12 @@ struct table_row {
     int64_t queue;        /* waiting requests, >= 0 */
 };
 
+/* Successful requests of a model over one retention (scale-to-zero). */
+struct table_success {
+    int64_t retention_ms;
+    double increase; /* finite, >= 0 */
+};
+
 /* One (namespace, model) of a table. Read-only, owned by the table. */
 struct table_model {
     const char *ns;
@@ -74,6 +80,8 @@ struct table_model {
     size_t distinct_pods;      /* see table_model_distinct_pods() */
     bool has_flow_control;     /* a flow-control entry was given */
     double flow_control_queue; /* finite, >= 0; 0 when !has_flow_control */
+    const struct table_success *success; /* sorted by retention; NULL when none */
+    size_t success_count;
 };
 
 /*
@@ -148,6 +156,28 @@ SAT_WUR enum err_code table_builder_finish(struct table_builder *b, struct table
 
 /* Free a builder and whatever was added to it. NULL is a no-op. */
 void table_builder_free(struct table_builder *b);
+
+/*
+ * Record the increase of successful requests of a model over a retention
+ * (ms). Non-finite or negative increases become 0; a second entry for the
+ * same model and retention replaces the first. It is attached at finish to
+ * the model's entry; a model with no rows and no flow-control entry has
+ * none, so add a flow-control entry (queue 0) to cover it first.
+ */
+SAT_WUR enum err_code table_builder_add_success(struct table_builder *b, const char *ns,
+                                                const char *model, int64_t retention_ms,
+                                                double increase, char *why, size_t why_len);
+
+/*
+ * Whether the table answers for (ns, model): a table parsed from a metrics
+ * file covers every model (a model absent from the file has no series); a
+ * built table covers the models it has an entry for (rows, or a flow-control
+ * entry, which a source adds with queue 0 for every model it fetched).
+ */
+bool table_covers(const struct table *t, const char *ns, const char *model);
+
+/* The success increase of m over retention_ms: false when not fetched. */
+bool table_model_success(const struct table_model *m, int64_t retention_ms, double *increase);
 
 /* Add a reference; returns t (NULL gives NULL). */
 struct table *table_ref(struct table *t);

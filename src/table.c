@@ -57,7 +57,17 @@ struct bflow {
     size_t origin;
 };
 
+struct bsucc {
+    const char *ns;
+    const char *model;
+    struct table_success s;
+    size_t origin;
+};
+
 struct table_builder {
+    struct bsucc *succ;
+    size_t succ_count;
+    size_t succ_cap;
     struct chunk *chunks; /* newest first */
     struct brow *rows;
     size_t row_count;
@@ -72,6 +82,8 @@ struct table_builder {
 
 struct table {
     atomic_size_t refs;
+    bool covers_all;               /* parsed from a metrics file */
+    struct table_success *success; /* every model's success entries */
     struct chunk *chunks; /* every string of the table */
     struct table_row *rows;
     size_t row_count;
@@ -227,6 +239,7 @@ static void builder_reset(struct table_builder *b)
     chunks_free(b->chunks);
     free(b->rows);
     free(b->flows);
+    free(b->succ);
     memset(b, 0, sizeof *b);
 }
 
@@ -375,6 +388,109 @@ enum err_code table_builder_add_flow_control(struct table_builder *b, const char
     return builder_add_flow(b, ns, model, queue, b != NULL ? b->flow_count : 0, why, why_len);
 }
 
+enum err_code table_builder_add_success(struct table_builder *b, const char *ns,
+                                        const char *model, int64_t retention_ms, double increase,
+                                        char *why, size_t why_len)
+{
+    size_t ns_len, model_len;
+    struct bsucc *e;
+    void *np;
+
+    clear_why(why, why_len);
+    if (b == NULL) {
+        set_why(why, why_len, "no builder");
+        return ERR_INVALID;
+    }
+    if ((ns_len = check_name("namespace", ns, true, why, why_len)) == 0 ||
+        (model_len = check_name("model", model, true, why, why_len)) == 0)
+        return ERR_INVALID;
+    if (retention_ms <= 0) {
+        set_why(why, why_len, "retention must be > 0");
+        return ERR_INVALID;
+    }
+    np = grow_array(b->succ, &b->succ_cap, b->succ_count + 1, sizeof *b->succ);
+    if (np == NULL)
+        goto nomem;
+    b->succ = np;
+    e = &b->succ[b->succ_count];
+    e->ns = intern(b, &b->last_ns, ns, ns_len);
+    e->model = e->ns ? intern(b, &b->last_model, model, model_len) : NULL;
+    if (e->model == NULL)
+        goto nomem;
+    e->s.retention_ms = retention_ms;
+    e->s.increase = norm_gauge(increase);
+    e->origin = b->succ_count;
+    b->succ_count++;
+    return ERR_OK;
+nomem:
+    set_why(why, why_len, "out of memory");
+    return ERR_NOMEM;
+}
+
+static int bsucc_cmp(const void *pa, const void *pb)
+{
+    const struct bsucc *a = pa, *b = pb;
+    int c = strcmp(a->ns, b->ns);
+    if (c == 0)
+        c = strcmp(a->model, b->model);
+    if (c == 0)
+        c = a->s.retention_ms < b->s.retention_ms ? -1 : a->s.retention_ms > b->s.retention_ms;
+    if (c == 0) /* the later add wins: it sorts last, and attach keeps the last */
+        c = a->origin < b->origin ? -1 : a->origin > b->origin;
+    return c;
+}
+
+/* Attach the builder's success entries to the models of t (sorted). */
+static enum err_code attach_success(struct table *t, struct table_builder *b)
+{
+    size_t i, n = 0;
+
+    if (b->succ_count == 0)
+        return ERR_OK;
+    qsort(b->succ, b->succ_count, sizeof *b->succ, bsucc_cmp);
+    t->success = malloc(b->succ_count * sizeof *t->success);
+    if (t->success == NULL)
+        return ERR_NOMEM;
+    for (i = 0; i < b->succ_count; i++) {
+        const struct bsucc *e = &b->succ[i];
+        struct table_model *m = (struct table_model *)table_find(t, e->ns, e->model);
+        if (m == NULL)
+            continue; /* not covered: dropped (see table.h) */
+        if (m->success_count > 0 && m->success[m->success_count - 1].retention_ms ==
+                                        e->s.retention_ms) {
+            t->success[n - 1] = e->s; /* same retention again: the later wins */
+            continue;
+        }
+        if (m->success_count == 0)
+            m->success = &t->success[n];
+        t->success[n++] = e->s;
+        m->success_count++;
+    }
+    return ERR_OK;
+}
+
+bool table_covers(const struct table *t, const char *ns, const char *model)
+{
+    if (t == NULL)
+        return false;
+    return t->covers_all || table_find(t, ns, model) != NULL;
+}
+
+bool table_model_success(const struct table_model *m, int64_t retention_ms, double *increase)
+{
+    size_t i;
+
+    if (m == NULL)
+        return false;
+    for (i = 0; i < m->success_count; i++)
+        if (m->success[i].retention_ms == retention_ms) {
+            if (increase)
+                *increase = m->success[i].increase;
+            return true;
+        }
+    return false;
+}
+
 /* ---- finish ------------------------------------------------------------- */
 
 static int key_cmp(const char *ns1, const char *m1, const char *ns2, const char *m2)
@@ -419,6 +535,7 @@ static void table_free(struct table *t)
     chunks_free(t->chunks);
     free(t->rows);
     free(t->models);
+    free(t->success);
     free(t);
 }
 
@@ -608,6 +725,8 @@ static enum err_code builder_finish(struct table_builder *b, struct table **out,
         if (np != NULL)
             t->models = np;
     }
+    if (attach_success(t, b) != ERR_OK)
+        goto nomem;
     t->chunks = b->chunks; /* the rows point into it */
     b->chunks = NULL;
     atomic_init(&t->refs, 1);
@@ -868,6 +987,8 @@ enum err_code table_parse_json(const char *json, size_t len, struct table **out,
     rc = json_table(root, b, why, why_len);
     if (rc == ERR_OK)
         rc = builder_finish(b, out, why, why_len, true);
+    if (rc == ERR_OK)
+        (*out)->covers_all = true; /* absent from the file = no series */
     table_builder_free(b);
     cJSON_Delete(root);
     return rc;

@@ -797,6 +797,57 @@ static void test_large(void **state)
     table_unref(t);
 }
 
+/* Coverage and scale-to-zero success entries (the Prometheus source's). */
+static void test_coverage_and_success(void **state)
+{
+    struct table_builder *b = table_builder_new();
+    struct table *t = NULL, *f = NULL;
+    const struct table_model *m;
+    char why[256];
+    double inc = -1;
+    static const char file[] = "{\"pods\":[{\"namespace\":\"ns\",\"model\":\"m\",\"pod\":\"p\"}]}";
+    (void)state;
+
+    assert_non_null(b);
+    /* m1 has pods; m2 is covered by a zero flow-control entry only */
+    assert_int_equal(table_builder_add_pod(b, "ns", "m1", "p1", NULL, NULL, 0.5, 0, why,
+                                           sizeof why), ERR_OK);
+    assert_int_equal(table_builder_add_flow_control(b, "ns", "m1", 0, why, sizeof why), ERR_OK);
+    assert_int_equal(table_builder_add_flow_control(b, "ns", "m2", 0, why, sizeof why), ERR_OK);
+    assert_int_equal(table_builder_add_success(b, "ns", "m1", 600000, 12.5, why, sizeof why),
+                     ERR_OK);
+    assert_int_equal(table_builder_add_success(b, "ns", "m1", 60000, 1, why, sizeof why), ERR_OK);
+    assert_int_equal(table_builder_add_success(b, "ns", "m1", 60000, 2, why, sizeof why), ERR_OK);
+    assert_int_equal(table_builder_add_success(b, "ns", "m2", 600000, -3, why, sizeof why),
+                     ERR_OK);
+    /* not covered: dropped at finish */
+    assert_int_equal(table_builder_add_success(b, "ns", "m3", 600000, 9, why, sizeof why),
+                     ERR_OK);
+    assert_int_equal(table_builder_add_success(b, "ns", "m1", 0, 1, why, sizeof why), ERR_INVALID);
+    assert_int_equal(table_builder_finish(b, &t, why, sizeof why), ERR_OK);
+
+    assert_true(table_covers(t, "ns", "m1"));
+    assert_true(table_covers(t, "ns", "m2"));
+    assert_false(table_covers(t, "ns", "m3"));
+    assert_false(table_covers(NULL, "ns", "m1"));
+    m = table_find(t, "ns", "m1");
+    assert_int_equal(m->success_count, 2);
+    assert_true(table_model_success(m, 600000, &inc) && inc == 12.5);
+    assert_true(table_model_success(m, 60000, &inc) && inc == 2); /* the later add wins */
+    assert_false(table_model_success(m, 30000, &inc));
+    m = table_find(t, "ns", "m2");
+    assert_int_equal(m->row_count, 0);
+    assert_true(table_model_success(m, 600000, &inc) && inc == 0); /* negative -> 0 */
+    assert_null(table_find(t, "ns", "m3"));
+    table_unref(t);
+    table_builder_free(b);
+
+    /* a metrics file covers every model: absent means no series */
+    assert_int_equal(table_parse_json(file, strlen(file), &f, why, sizeof why), ERR_OK);
+    assert_true(table_covers(f, "other", "model"));
+    table_unref(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -812,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_builder_duplicates_and_reuse),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_large),
+        cmocka_unit_test(test_coverage_and_success),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
