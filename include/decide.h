@@ -45,8 +45,12 @@ struct decide_result {
     struct sat_analysis analysis;
 };
 
-/* Activation only (cheap: no analysis): for streams re-evaluated on every
- * snapshot. */
+/*
+ * Activation only (cheap: no analysis): for streams re-evaluated on every
+ * snapshot. active: replicas report and the model is not idle (scaleToZero
+ * set and no successful request within it), or every replica is saturated,
+ * or the flow-control queue is > 0.
+ */
 void decide_activation(const struct table *t, const struct meta_request *req, bool *active,
                        bool *all_saturated);
 

@@ -15,8 +15,8 @@
  * request slots.
  *
  * Ownership: rpc_start() returns a server the caller stops with
- * rpc_shutdown() then frees with rpc_free(); the source and reflection
- * index passed in are borrowed and must outlive it.
+ * rpc_shutdown() then frees with rpc_free(); the router's sources and the
+ * reflection index are borrowed and must outlive it.
  * Threading: rpc_start/rpc_shutdown/rpc_free from one thread (main).
  */
 #ifndef SAT_RPC_H
@@ -32,6 +32,24 @@
 
 struct reflect;
 struct rpc_server;
+struct meta_request;
+
+/*
+ * Where requests get their data: one source per data group (the metrics
+ * file; or per Prometheus endpoint, engine and window). Implemented by the
+ * data-source side; every function runs on RPC threads and must not block.
+ */
+struct rpc_router {
+    /* The source for req (borrowed; lives as long as the router), or NULL
+     * with ERR_INVALID and why (e.g. an unknown `prometheus` endpoint). */
+    struct source *(*route)(void *arg, const struct meta_request *req, char *why,
+                            size_t why_len);
+    /* Subscribe fn to every source, present and future (NULL fn: stop). */
+    void (*subscribe)(void *arg, source_subscriber_fn *fn, void *fn_arg);
+    /* source_expire() on every source. */
+    void (*expire)(void *arg, int64_t now_ms);
+    void *arg;
+};
 
 struct rpc_options {
     const char *listen;        /* "[::]:6000" */
@@ -41,7 +59,7 @@ struct rpc_options {
     const char *tls_client_ca_file; /* NULL = no client certificates */
     int64_t shutdown_grace_ms;
     bool allow_cross_namespace;
-    struct source *source;    /* borrowed */
+    struct rpc_router router; /* copied; its arg is borrowed */
     struct reflect *reflect;  /* borrowed */
 };
 

@@ -35,18 +35,36 @@
 
 struct source;
 
+/* What a request needs from a snapshot: a model, and optionally its
+ * successful-request increase over a scale-to-zero retention. */
+struct source_key {
+    const char *ns;
+    const char *model;
+    int64_t scale_to_zero_ms; /* 0 = not needed */
+};
+
+/* Whether t answers for key (see table_covers()). */
+bool source_table_covers(const struct table *t, const struct source_key *key);
+
 struct source_waiter {
-    /* rc: ERR_OK (a snapshot exists now), ERR_UNAVAILABLE (the fetch
-     * failed) or ERR_TIMEOUT (deadline passed). */
+    /* rc: ERR_OK (a snapshot covering the key exists now), ERR_UNAVAILABLE
+     * (the fetch failed) or ERR_TIMEOUT (deadline passed). */
     void (*fn)(struct source_waiter *w, enum err_code rc);
     /* Private to the source. */
     struct source_waiter *prev, *next;
     int64_t deadline_ms;
     bool parked;
+    struct source_key key; /* strings borrowed from the waiter's owner */
 };
 
+struct source;
 /* Called after every successful publish with the new table (borrowed). */
-typedef void source_subscriber_fn(void *arg, struct table *t);
+typedef void source_subscriber_fn(void *arg, struct source *s, struct table *t);
+/* Called by source_acquire()/source_touch() with the key asked for, before
+ * anything else, without the source's lock: an interest-driven source (the
+ * Prometheus fetcher) records the model and wakes its fetcher when the model
+ * is new. Runs on RPC threads: it must not block. */
+typedef void source_interest_fn(void *arg, const struct source_key *key);
 
 /* name: for messages ("metrics file", "prometheus \"default\""). timeout_ms:
  * the longest a waiter may stay parked. Returns NULL when out of memory. */
@@ -59,16 +77,25 @@ void source_free(struct source *s);
 int64_t source_now_ms(void);
 
 /*
- * The latest snapshot: ERR_OK with *out referenced; ERR_UNAVAILABLE with
- * why when the last fetch failed (or the source is stopping); or, when no
- * fetch finished yet: ERR_AGAIN with w parked until deadline_ms
- * (monotonic; <= 0 = none), or ERR_UNAVAILABLE when w is NULL.
+ * The latest snapshot for key (NULL: any snapshot): ERR_OK with *out
+ * referenced; ERR_UNAVAILABLE with why when the last fetch failed (or the
+ * source is stopping); or, when no fetched snapshot covers the key yet:
+ * ERR_AGAIN with w parked (w->key set from key) until a publish covers it
+ * or deadline_ms passes (monotonic; <= 0 = none; never later than now +
+ * the source's timeout), or ERR_UNAVAILABLE when w is NULL.
  */
-SAT_WUR enum err_code source_acquire(struct source *s, struct table **out,
-                                     struct source_waiter *w, int64_t deadline_ms, char *why,
-                                     size_t why_len);
+SAT_WUR enum err_code source_acquire(struct source *s, const struct source_key *key,
+                                     struct table **out, struct source_waiter *w,
+                                     int64_t deadline_ms, char *why, size_t why_len);
 
-/* Publish a new snapshot (the source takes its own reference). */
+/* Tell the interest hook about key without acquiring (streams). */
+void source_touch(struct source *s, const struct source_key *key);
+void source_set_interest(struct source *s, source_interest_fn *fn, void *arg);
+/* The source's name, as given to source_new(). */
+const char *source_name(const struct source *s);
+
+/* Publish a new snapshot (the source takes its own reference). Waiters
+ * whose key t covers are called with ERR_OK; the others stay parked. */
 void source_publish(struct source *s, struct table *t);
 /* Record a failed fetch; why is copied. Parked waiters get ERR_UNAVAILABLE. */
 void source_fail(struct source *s, const char *why);

@@ -175,6 +175,8 @@ SAT_WUR enum err_code table_builder_add_success(struct table_builder *b, const c
  * entry, which a source adds with queue 0 for every model it fetched).
  */
 bool table_covers(const struct table *t, const char *ns, const char *model);
+/* Whether t covers every model (it came from a metrics file). */
+bool table_covers_all(const struct table *t);
 
 /* The success increase of m over retention_ms: false when not fetched. */
 bool table_model_success(const struct table_model *m, int64_t retention_ms, double *increase);

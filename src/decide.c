@@ -28,11 +28,18 @@ void decide_activation(const struct table *t, const struct meta_request *req, bo
     if (!m)
         return;
     if (m->row_count > 0) {
-        *active = true;
+        double increase = 0.0;
+        bool idle = false;
         *all_saturated = true;
         for (i = 0; i < m->row_count; i++)
             if (!(m->rows[i].kv >= req->resolved.config.kv_cache_threshold))
                 *all_saturated = false;
+        /* scaleToZero: idle when no request succeeded within the retention
+         * (only when that data was fetched; a metrics file has none). */
+        if (req->resolved.scale_to_zero_ms > 0 &&
+            table_model_success(m, req->resolved.scale_to_zero_ms, &increase) && increase <= 0.0)
+            idle = true;
+        *active = !idle || *all_saturated;
     }
     if (m->has_flow_control && m->flow_control_queue > 0)
         *active = true;

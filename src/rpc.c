@@ -129,6 +129,8 @@ struct rcall {
 
     /* reflection */
     grpc_byte_buffer *recv_bb;
+
+    struct source *src; /* where c->req's data comes from (data calls, streams) */
 };
 
 struct rpc_server {
@@ -142,6 +144,7 @@ struct rpc_server {
     int nworkers;
     int port;
     atomic_bool shutting_down;
+    atomic_long inflight; /* accepted calls not yet freed */
     bool stopped;
 
     pthread_mutex_t streams_mu;
@@ -168,8 +171,10 @@ static void call_ref(struct rcall *c)
 
 static void call_free(struct rcall *c)
 {
-    if (c->call)
+    if (c->call) {
         grpc_call_unref(c->call);
+        atomic_fetch_sub(&c->srv->inflight, 1);
+    }
     grpc_metadata_array_destroy(&c->md);
     if (c->method == M_GENERIC)
         grpc_call_details_destroy(&c->details);
@@ -510,59 +515,93 @@ static void answer_get_metric_spec(struct rcall *c, const Externalscaler__Scaled
  */
 static void on_parked_ready(struct source_waiter *w, enum err_code rc);
 
-static void answer_data_call(struct rcall *c, bool may_park)
+static void key_of(const struct meta_request *req, struct source_key *key)
+{
+    key->ns = req->namespace_;
+    key->model = req->model_id;
+    key->scale_to_zero_ms = req->resolved.scale_to_zero_ms;
+}
+
+/* Parse a GetMetrics/IsActive request into c->req and route it to c->src.
+ * Returns false when the call has been answered with an error. */
+static bool prepare_data_call(struct rcall *c)
 {
     char why[META_WHY_LEN];
     Externalscaler__ScaledObjectRef *ref = NULL;
     Externalscaler__GetMetricsRequest *gm = NULL;
-    const char *metric_name = NULL;
-    struct meta_request req;
-    struct table *t = NULL;
     enum err_code rc;
+    bool ok = false;
 
-    memset(&req, 0, sizeof(req));
     why[0] = '\0';
     if (c->method == M_GET_METRICS) {
         gm = externalscaler__get_metrics_request__unpack(NULL, c->req_len, c->req_bytes);
         if (!gm) {
             finish_error(c, ERR_INVALID, "GetMetricsRequest: malformed message");
-            return;
+            return false;
         }
         ref = gm->scaledobjectref;
-        metric_name = gm->metricname;
     } else {
         ref = externalscaler__scaled_object_ref__unpack(NULL, c->req_len, c->req_bytes);
         if (!ref) {
             finish_error(c, ERR_INVALID, "ScaledObjectRef: malformed message");
-            return;
+            return false;
         }
     }
-    rc = parse_ref(c->srv, ref, &req, why, sizeof(why));
+    rc = parse_ref(c->srv, ref, &c->req, why, sizeof(why));
     if (rc) {
         finish_error(c, rc, why);
         goto out;
     }
-    if (gm && !meta_metric_name_equal(metric_name, req.metric_name)) {
+    if (gm && !meta_metric_name_equal(gm->metricname, c->req.metric_name)) {
         char q[META_QUOTE_LEN];
-        meta_quote(q, sizeof(q), metric_name);
+        meta_quote(q, sizeof(q), gm->metricname);
         snprintf(why, sizeof(why), "metricName %s: this scaler serves \"%s\" for this trigger", q,
-                 req.metric_name);
+                 c->req.metric_name);
         finish_error(c, ERR_NOT_FOUND, why);
         goto out;
     }
+    c->src = c->srv->opt.router.route(c->srv->opt.router.arg, &c->req, why, sizeof(why));
+    if (!c->src) {
+        finish_error(c, ERR_INVALID, why);
+        goto out;
+    }
+    ok = true;
+out:
+    if (gm)
+        externalscaler__get_metrics_request__free_unpacked(gm, NULL);
+    else if (ref)
+        externalscaler__scaled_object_ref__free_unpacked(ref, NULL);
+    return ok;
+}
+
+/*
+ * GetMetrics and IsActive: answer from the current snapshot, park while the
+ * first fetch covering the model is in flight, UNAVAILABLE when the last
+ * fetch failed.
+ */
+static void answer_data_call(struct rcall *c, bool may_park)
+{
+    char why[META_WHY_LEN];
+    struct source_key key;
+    struct table *t = NULL;
+    enum err_code rc;
+
+    if (!c->src && !prepare_data_call(c))
+        return;
+    key_of(&c->req, &key);
     if (may_park)
         call_ref(c); /* held by the parking lot if the call parks */
-    rc = source_acquire(c->srv->opt.source, &t, may_park ? &c->waiter : NULL,
-                        deadline_ms(c->deadline), why, sizeof(why));
+    rc = source_acquire(c->src, &key, &t, may_park ? &c->waiter : NULL, deadline_ms(c->deadline),
+                        why, sizeof(why));
     if (rc == ERR_AGAIN)
-        goto out; /* on_parked_ready() answers and drops the reference */
+        return; /* on_parked_ready() answers and drops the reference */
     if (may_park)
         call_unref(c); /* not parked; the caller still holds its own */
     if (rc) {
         finish_error(c, rc, why);
-        goto out;
+        return;
     }
-    if (gm) {
+    if (c->method == M_GET_METRICS) {
         struct decide_result d;
         Externalscaler__GetMetricsResponse resp = EXTERNALSCALER__GET_METRICS_RESPONSE__INIT;
         Externalscaler__MetricValue mv = EXTERNALSCALER__METRIC_VALUE__INIT;
@@ -570,14 +609,15 @@ static void answer_data_call(struct rcall *c, bool may_park)
         uint8_t buf[512];
         size_t len;
 
-        rc = decide_eval(t, &req, NULL, NULL, &d);
+        rc = decide_eval(t, &c->req, NULL, NULL, &d);
         if (rc) {
             finish_error(c, rc, "decision failed");
-            goto out;
+            table_unref(t);
+            return;
         }
         if (!d.has_series)
-            warn_no_series(c->srv, &req);
-        mv.metricname = req.metric_name;
+            warn_no_series(c->srv, &c->req);
+        mv.metricname = c->req.metric_name;
         mv.metricvaluefloat = (double)d.desired;
         mv.metricvalue = (int64_t)ceil(mv.metricvaluefloat);
         resp.n_metricvalues = 1;
@@ -585,7 +625,7 @@ static void answer_data_call(struct rcall *c, bool may_park)
         LOG_AT(LOG_DEBUG, "decision",
                "%s/%s model=%s desired=%lld current=%lld action=%s nonSaturated=%zu "
                "avgSpareKv=%.4f avgSpareQueue=%.2f reason=%s",
-               req.namespace_, req.name, req.model_id, (long long)d.desired,
+               c->req.namespace_, c->req.name, c->req.model_id, (long long)d.desired,
                (long long)d.current, sat_action_str(d.decision.action),
                d.analysis.non_saturated_count, d.analysis.avg_spare_kv,
                d.analysis.avg_spare_queue, d.analysis.scale_up_reason);
@@ -598,28 +638,28 @@ static void answer_data_call(struct rcall *c, bool may_park)
         uint8_t buf[16];
         size_t len;
 
-        decide_activation(t, &req, &active, &saturated);
+        decide_activation(t, &c->req, &active, &saturated);
         resp.result = active;
         len = externalscaler__is_active_response__pack(&resp, buf);
         finish_unary(c, GRPC_STATUS_OK, NULL, buf, len);
     }
-out:
     table_unref(t);
-    meta_request_clear(&req);
-    if (gm)
-        externalscaler__get_metrics_request__free_unpacked(gm, NULL);
-    else if (ref)
-        externalscaler__scaled_object_ref__free_unpacked(ref, NULL);
 }
 
 static void on_parked_ready(struct source_waiter *w, enum err_code rc)
 {
     struct rcall *c = CONTAINER_OF(w, struct rcall, waiter);
 
-    if (rc == ERR_TIMEOUT)
-        finish_error(c, ERR_UNAVAILABLE, "no data yet: the first fetch did not finish in time");
-    else
+    if (rc == ERR_TIMEOUT) {
+        char why[600];
+        snprintf(why, sizeof(why), "%s: no data yet for this model: the fetch did not finish in time",
+                 source_name(c->src));
+        finish_error(c, ERR_UNAVAILABLE, why);
+    } else {
+        /* ERR_OK: covered now; ERR_UNAVAILABLE: the re-acquire carries the
+         * source's failure text. */
         answer_data_call(c, false);
+    }
     call_unref(c); /* the parking lot's reference */
 }
 
@@ -711,12 +751,17 @@ static void stream_enqueue(struct rcall *c, uint8_t v)
     c->queue[c->queued++] = v;
 }
 
-/* Re-evaluate one StreamIsActive stream against snapshot t (may be NULL). */
+/* Re-evaluate one StreamIsActive stream against snapshot t of its source
+ * (NULL: nothing yet). Silent until a snapshot covers its model. */
 static void stream_evaluate(struct rcall *c, const struct table *t)
 {
+    struct source_key key;
     bool active, saturated;
 
     if (c->watch || !t)
+        return;
+    key_of(&c->req, &key);
+    if (!source_table_covers(t, &key))
         return;
     decide_activation(t, &c->req, &active, &saturated);
     pthread_mutex_lock(&c->mu);
@@ -758,15 +803,22 @@ static void watch_evaluate(struct rcall *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Source subscriber: a new snapshot re-evaluates every stream. */
-static void on_snapshot(void *arg, struct table *t)
+/* Source subscriber: a new snapshot re-evaluates every stream of that
+ * source, and keeps their models of interest. */
+static void on_snapshot(void *arg, struct source *src, struct table *t)
 {
     struct rpc_server *srv = arg;
     struct rcall *c;
 
     pthread_mutex_lock(&srv->streams_mu);
-    for (c = srv->streams.snext; c != &srv->streams; c = c->snext)
+    for (c = srv->streams.snext; c != &srv->streams; c = c->snext) {
+        struct source_key key;
+        if (c->watch || c->src != src)
+            continue;
+        key_of(&c->req, &key);
+        source_touch(src, &key);
         stream_evaluate(c, t);
+    }
     pthread_mutex_unlock(&srv->streams_mu);
 }
 
@@ -859,10 +911,21 @@ static void start_stream_is_active(struct rcall *c)
         finish_error(c, rc, why);
         return;
     }
+    c->src = c->srv->opt.router.route(c->srv->opt.router.arg, &c->req, why, sizeof(why));
+    if (!c->src) {
+        finish_error(c, ERR_INVALID, why);
+        return;
+    }
     if (!stream_open(c))
         return;
-    /* First message as soon as a snapshot exists (now, or on publish). */
-    t = source_current(c->srv->opt.source);
+    /* Register the model, then the first message as soon as a snapshot
+     * covers it (now, or on a later publish). */
+    {
+        struct source_key key;
+        key_of(&c->req, &key);
+        source_touch(c->src, &key);
+    }
+    t = source_current(c->src);
     stream_evaluate(c, t);
     table_unref(t);
 }
@@ -1045,9 +1108,11 @@ static void on_new_call(struct rpc_tag *t, bool ok)
     enum err_code rc;
 
     if (!ok) { /* the server is shutting down: the slot is void */
+        c->call = NULL;
         call_unref(c);
         return;
     }
+    atomic_fetch_add(&c->srv->inflight, 1);
     post_slot(c->w, c->method); /* keep the slot count constant */
     c->t_ops.fn = on_ops_done;
     c->waiter.fn = on_parked_ready;
@@ -1132,7 +1197,7 @@ static void *reaper_main(void *arg)
 
     while (!atomic_load(&srv->reaper_stop)) {
         struct timespec ts = {0, 20 * 1000 * 1000};
-        source_expire(srv->opt.source, source_now_ms());
+        srv->opt.router.expire(srv->opt.router.arg, source_now_ms());
         nanosleep(&ts, NULL);
     }
     return NULL;
@@ -1261,7 +1326,8 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
     *out = NULL;
     if (why && why_len)
         why[0] = '\0';
-    if (!opt->source || !opt->reflect || opt->workers < 1 || !opt->listen) {
+    if (!opt->router.route || !opt->router.subscribe || !opt->router.expire || !opt->reflect ||
+        opt->workers < 1 || !opt->listen) {
         snprintf(why, why_len, "rpc_start: bad options");
         return ERR_INVALID;
     }
@@ -1319,7 +1385,7 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
         goto fail;
     }
     grpc_server_start(srv->server);
-    source_subscribe(opt->source, on_snapshot, srv);
+    opt->router.subscribe(opt->router.arg, on_snapshot, srv);
     for (i = 0; i < srv->nworkers; i++) {
         for (m = 0; m < M_COUNT; m++)
             for (k = 0; k < methods[m].slots; k++)
@@ -1393,13 +1459,14 @@ void rpc_shutdown(struct rpc_server *srv)
     grpc_completion_queue *cq;
     grpc_event ev;
     struct rcall *c;
+    int64_t deadline;
     int i;
 
     if (!srv || srv->stopped)
         return;
     srv->stopped = true;
     atomic_store(&srv->shutting_down, true);
-    source_subscribe(srv->opt.source, NULL, NULL);
+    srv->opt.router.subscribe(srv->opt.router.arg, NULL, NULL);
 
     /* Health goes NOT_SERVING; every stream ends with status OK. */
     pthread_mutex_lock(&srv->streams_mu);
@@ -1413,18 +1480,34 @@ void rpc_shutdown(struct rpc_server *srv)
     }
     pthread_mutex_unlock(&srv->streams_mu);
 
-    /* In-flight unary calls finish; after the grace period, cancel. */
+    /*
+     * In-flight calls finish; after the grace period, cancel. The core's
+     * notification also waits for idle client connections (KEDA keeps one)
+     * to close, which they may never do: once no call of ours is left,
+     * disconnect them instead of waiting out the grace period.
+     */
     cq = grpc_completion_queue_create_for_pluck(NULL);
     grpc_server_shutdown_and_notify(srv->server, cq, srv);
-    ev = grpc_completion_queue_pluck(
-        cq, srv,
-        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                     gpr_time_from_millis(srv->opt.shutdown_grace_ms, GPR_TIMESPAN)),
-        NULL);
-    if (ev.type == GRPC_QUEUE_TIMEOUT) {
-        log_write(LOG_WARN, "rpc", "grace period over: cancelling the calls left");
-        grpc_server_cancel_all_calls(srv->server);
-        grpc_completion_queue_pluck(cq, srv, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    deadline = source_now_ms() + srv->opt.shutdown_grace_ms;
+    for (;;) {
+        ev = grpc_completion_queue_pluck(
+            cq, srv,
+            gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(20, GPR_TIMESPAN)),
+            NULL);
+        if (ev.type != GRPC_QUEUE_TIMEOUT)
+            break;
+        if (atomic_load(&srv->inflight) == 0) {
+            grpc_server_cancel_all_calls(srv->server); /* closes idle connections */
+            grpc_completion_queue_pluck(cq, srv, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            break;
+        }
+        if (source_now_ms() >= deadline) {
+            log_write(LOG_WARN, "rpc", "grace period over: cancelling %ld calls left",
+                      (long)atomic_load(&srv->inflight));
+            grpc_server_cancel_all_calls(srv->server);
+            grpc_completion_queue_pluck(cq, srv, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            break;
+        }
     }
     grpc_completion_queue_shutdown(cq);
     grpc_completion_queue_destroy(cq);

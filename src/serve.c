@@ -209,6 +209,27 @@ fail:
     return rc;
 }
 
+/* ---- the metrics-file router: one source answers everything ----------- */
+
+static struct source *static_route(void *arg, const struct meta_request *req, char *why,
+                                   size_t why_len)
+{
+    (void)req;
+    (void)why;
+    (void)why_len;
+    return arg; /* the `prometheus` key has no meaning with a metrics file */
+}
+
+static void static_subscribe(void *arg, source_subscriber_fn *fn, void *fn_arg)
+{
+    source_subscribe(arg, fn, fn_arg);
+}
+
+static void static_expire(void *arg, int64_t now_ms)
+{
+    source_expire(arg, now_ms);
+}
+
 /* gRPC core's own log lines, into our stream. */
 static void grpc_log_bridge(gpr_log_func_args *args)
 {
@@ -297,7 +318,10 @@ int serve_main(int argc, char **argv)
     ro.tls_client_ca_file = o.tls_client_ca_file;
     ro.shutdown_grace_ms = o.shutdown_grace_ms;
     ro.allow_cross_namespace = o.allow_cross_namespace;
-    ro.source = src;
+    ro.router.route = static_route;
+    ro.router.subscribe = static_subscribe;
+    ro.router.expire = static_expire;
+    ro.router.arg = src;
     ro.reflect = refl;
     rc = rpc_start(&ro, &srv, why, sizeof(why));
     if (rc) {

@@ -24,7 +24,52 @@ struct source {
     size_t parked;
     source_subscriber_fn *sub_fn;
     void *sub_arg;
+    source_interest_fn *interest_fn;
+    void *interest_arg;
 };
+
+bool source_table_covers(const struct table *t, const struct source_key *key)
+{
+    const struct table_model *m;
+
+    if (!t)
+        return false;
+    if (!key)
+        return true;
+    if (!table_covers(t, key->ns, key->model))
+        return false;
+    if (key->scale_to_zero_ms <= 0)
+        return true;
+    m = table_find(t, key->ns, key->model);
+    /* A metrics file has no success data: never idle, nothing to wait for. */
+    return table_covers_all(t) || (m && table_model_success(m, key->scale_to_zero_ms, NULL));
+}
+
+const char *source_name(const struct source *s)
+{
+    return s->name;
+}
+
+void source_set_interest(struct source *s, source_interest_fn *fn, void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    s->interest_fn = fn;
+    s->interest_arg = arg;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void source_touch(struct source *s, const struct source_key *key)
+{
+    source_interest_fn *fn;
+    void *arg;
+
+    pthread_mutex_lock(&s->mu);
+    fn = s->interest_fn;
+    arg = s->interest_arg;
+    pthread_mutex_unlock(&s->mu);
+    if (fn && key)
+        fn(arg, key);
+}
 
 int64_t source_now_ms(void)
 {
@@ -59,14 +104,20 @@ static void unlink_waiter(struct source *s, struct source_waiter *w)
     s->parked--;
 }
 
-/* Move every parked waiter (or only expired ones) to a private chain. */
-static struct source_waiter *take_waiters(struct source *s, bool only_expired, int64_t now)
+enum take_mode { TAKE_ALL, TAKE_EXPIRED, TAKE_COVERED };
+
+/* Move parked waiters (all, expired ones, or those the current table
+ * covers) to a private chain. */
+static struct source_waiter *take_waiters(struct source *s, enum take_mode mode, int64_t now)
 {
     struct source_waiter *out = NULL, *w = s->head.next;
 
     while (w != &s->head) {
         struct source_waiter *next = w->next;
-        if (!only_expired || w->deadline_ms <= now) {
+        bool take = mode == TAKE_ALL || (mode == TAKE_EXPIRED && w->deadline_ms <= now) ||
+                    (mode == TAKE_COVERED &&
+                     source_table_covers(s->table, w->key.ns ? &w->key : NULL));
+        if (take) {
             unlink_waiter(s, w);
             w->next = out; /* reuse next as the private chain link */
             out = w;
@@ -97,7 +148,7 @@ void source_free(struct source *s)
         return;
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
-    chain = take_waiters(s, false, 0);
+    chain = take_waiters(s, TAKE_ALL, 0);
     pthread_mutex_unlock(&s->mu);
     run_waiters(chain, ERR_UNAVAILABLE);
     table_unref(s->table);
@@ -106,8 +157,9 @@ void source_free(struct source *s)
     free(s);
 }
 
-enum err_code source_acquire(struct source *s, struct table **out, struct source_waiter *w,
-                             int64_t deadline_ms, char *why, size_t why_len)
+enum err_code source_acquire(struct source *s, const struct source_key *key, struct table **out,
+                             struct source_waiter *w, int64_t deadline_ms, char *why,
+                             size_t why_len)
 {
     enum err_code rc;
     int64_t limit;
@@ -115,6 +167,8 @@ enum err_code source_acquire(struct source *s, struct table **out, struct source
     *out = NULL;
     if (why && why_len)
         why[0] = '\0';
+    if (key)
+        source_touch(s, key);
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
         rc = ERR_UNAVAILABLE;
@@ -124,10 +178,14 @@ enum err_code source_acquire(struct source *s, struct table **out, struct source
         rc = ERR_UNAVAILABLE;
         if (why && why_len)
             snprintf(why, why_len, "%s", s->why);
-    } else if (s->table) {
+    } else if (source_table_covers(s->table, key)) {
         *out = table_ref(s->table);
         rc = ERR_OK;
     } else if (w) {
+        if (key)
+            w->key = *key;
+        else
+            memset(&w->key, 0, sizeof(w->key));
         limit = source_now_ms() + s->timeout_ms;
         w->deadline_ms = (deadline_ms > 0 && deadline_ms < limit) ? deadline_ms : limit;
         w->parked = true;
@@ -140,7 +198,7 @@ enum err_code source_acquire(struct source *s, struct table **out, struct source
     } else {
         rc = ERR_UNAVAILABLE;
         if (why && why_len)
-            snprintf(why, why_len, "%s: no data yet", s->name);
+            snprintf(why, why_len, "%s: no data yet for this model", s->name);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -158,14 +216,14 @@ void source_publish(struct source *s, struct table *t)
     s->table = table_ref(t);
     s->failed = false;
     s->why[0] = '\0';
-    chain = take_waiters(s, false, 0);
+    chain = take_waiters(s, TAKE_COVERED, 0);
     fn = s->sub_fn;
     arg = s->sub_arg;
     pthread_mutex_unlock(&s->mu);
     table_unref(old);
     run_waiters(chain, ERR_OK);
     if (fn)
-        fn(arg, t);
+        fn(arg, s, t);
 }
 
 void source_fail(struct source *s, const char *why)
@@ -175,7 +233,7 @@ void source_fail(struct source *s, const char *why)
     pthread_mutex_lock(&s->mu);
     s->failed = true;
     snprintf(s->why, sizeof(s->why), "%s", why ? why : "fetch failed");
-    chain = take_waiters(s, false, 0);
+    chain = take_waiters(s, TAKE_ALL, 0);
     pthread_mutex_unlock(&s->mu);
     run_waiters(chain, ERR_UNAVAILABLE);
 }
@@ -185,7 +243,7 @@ size_t source_expire(struct source *s, int64_t now_ms)
     struct source_waiter *chain;
 
     pthread_mutex_lock(&s->mu);
-    chain = s->parked ? take_waiters(s, true, now_ms) : NULL;
+    chain = s->parked ? take_waiters(s, TAKE_EXPIRED, now_ms) : NULL;
     pthread_mutex_unlock(&s->mu);
     return run_waiters(chain, ERR_TIMEOUT);
 }

@@ -476,6 +476,11 @@ bool table_covers(const struct table *t, const char *ns, const char *model)
     return t->covers_all || table_find(t, ns, model) != NULL;
 }
 
+bool table_covers_all(const struct table *t)
+{
+    return t != NULL && t->covers_all;
+}
+
 bool table_model_success(const struct table_model *m, int64_t retention_ms, double *increase)
 {
     size_t i;

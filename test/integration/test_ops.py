@@ -264,12 +264,28 @@ def test_sigterm_idle():
             assert dt < 10, "idle shutdown took %.2fs" % dt
 
 
+def test_sigterm_idle_connection():
+    # KEDA keeps one connection open between calls: SIGTERM with such an
+    # idle connection must still exit 0 within the grace period.
+    with S.tempdir() as tmp:
+        path = tmp.join("metrics.json")
+        S.write_json_atomic(path, S.metrics(S.pods(1, 0.5)))
+        with S.Server(path, args=["--shutdown-grace", "10s"]) as srv, srv.client() as c:
+            assert c.desired(ref()) == 1      # the connection is up and idle now
+            t0 = time.monotonic()
+            rc = srv.stop(timeout=12)
+            dt = time.monotonic() - t0
+            print("  SIGTERM with an idle connection -> exit %d after %.2fs" % (rc, dt))
+            assert rc == 0, "exit code %d" % rc
+            assert dt < 10, "shutdown took %.2fs, grace 10s" % dt
+
+
 TESTS = [
     test_health_check, test_health_watch, test_health_watch_unknown_service,
     test_reflection_list_services, test_reflection_file_containing_symbol,
     test_reflection_several_requests_one_stream, test_reflection_call_from_descriptors,
     test_env_vars, test_unknown_flag_fails_fast,
-    test_sigterm_with_open_streams, test_sigterm_idle,
+    test_sigterm_with_open_streams, test_sigterm_idle, test_sigterm_idle_connection,
 ]
 
 if __name__ == "__main__":

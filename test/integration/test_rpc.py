@@ -6,7 +6,6 @@ One shared server serves a file holding one model per scenario (namespace
 "llm" unless noted); a few tests start servers of their own (examples,
 cross-namespace allowed, file reload).
 """
-import math
 import os
 import sys
 import time

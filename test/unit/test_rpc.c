@@ -27,6 +27,30 @@ static void test_default_workers(void **state)
     assert_true(n <= online);
 }
 
+static struct source *route_one(void *arg, const struct meta_request *req, char *why, size_t len)
+{
+    (void)req;
+    (void)why;
+    (void)len;
+    return arg;
+}
+static void subscribe_one(void *arg, source_subscriber_fn *fn, void *fn_arg)
+{
+    source_subscribe(arg, fn, fn_arg);
+}
+static void expire_one(void *arg, int64_t now)
+{
+    source_expire(arg, now);
+}
+
+static void set_router(struct rpc_options *o, struct source *src)
+{
+    o->router.route = route_one;
+    o->router.subscribe = subscribe_one;
+    o->router.expire = expire_one;
+    o->router.arg = src;
+}
+
 static void test_start_validation(void **state)
 {
     static const struct {
@@ -55,7 +79,7 @@ static void test_start_validation(void **state)
         memset(&o, 0, sizeof(o));
         o.listen = "127.0.0.1:0";
         o.workers = 1;
-        o.source = src;
+        set_router(&o, src);
         o.reflect = refl;
         o.shutdown_grace_ms = 1000;
         o.tls_cert_file = cases[i].cert;
@@ -69,7 +93,7 @@ static void test_start_validation(void **state)
     memset(&o, 0, sizeof(o));
     o.listen = "127.0.0.1:0";
     o.workers = 0; /* invalid */
-    o.source = src;
+    set_router(&o, src);
     o.reflect = refl;
     assert_int_equal(rpc_start(&o, &srv, why, sizeof(why)), ERR_INVALID);
     rpc_free(NULL);
