@@ -33,6 +33,7 @@
 struct reflect;
 struct rpc_server;
 struct meta_request;
+struct config;
 
 /*
  * Where requests get their data: one source per data group (the metrics
@@ -59,7 +60,8 @@ struct rpc_options {
     const char *tls_client_ca_file; /* NULL = no client certificates */
     int64_t shutdown_grace_ms;
     bool allow_cross_namespace;
-    struct rpc_router router; /* copied; its arg is borrowed */
+    const struct config *config; /* defaults and overrides (borrowed; may be NULL) */
+    struct rpc_router router;    /* copied; its arg is borrowed */
     struct reflect *reflect;  /* borrowed */
 };
 

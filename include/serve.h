@@ -26,6 +26,13 @@ struct serve_options {
     char *listen;
     int64_t workers; /* 0 = the CPUs this process may use */
     char *metrics_file;
+    char *config_file;
+    char *prometheus_url;
+    int64_t refresh_ms;
+    int64_t interest_ttl_ms;
+    int64_t max_staleness_ms;
+    int64_t max_response_bytes;
+    bool allow_metadata_prometheus_url;
     bool allow_cross_namespace;
     char *tls_cert_file;
     char *tls_key_file;

@@ -297,6 +297,28 @@ static bool valid_prometheus_name(struct span s)
     return true;
 }
 
+/* "http(s)://host[:port][/path]": printable ASCII, no spaces, no
+ * credentials ('@'), no query or fragment. */
+static bool valid_prometheus_url(struct span s)
+{
+    size_t skip;
+
+    if (s.len > 7 && strncmp(s.p, "http://", 7) == 0)
+        skip = 7;
+    else if (s.len > 8 && strncmp(s.p, "https://", 8) == 0)
+        skip = 8;
+    else
+        return false;
+    if (s.len > META_MAX_VALUE_LEN || s.len == skip)
+        return false;
+    for (size_t i = skip; i < s.len; i++) {
+        char c = s.p[i];
+        if (c <= 0x20 || c >= 0x7f || c == '@' || c == '?' || c == '#' || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 /* Model ids go into PromQL label matchers and log lines: no control bytes.
  * Anything else (UTF-8, '/', ':', quotes) is the prom module's to escape. */
 static bool has_control_byte(struct span s)
@@ -973,7 +995,11 @@ static enum err_code check_target(const char *so_name, const char *so_namespace,
             why_set(why, why_len, "prometheus: %s must not be empty", q);
             return ERR_INVALID;
         }
-        if (!valid_prometheus_name(*prom)) {
+        if (valid_prometheus_url(*prom)) {
+            /* A URL: the Prometheus source refuses it unless the operator
+             * allowed metadata URLs (it never gets the configured
+             * credentials). */
+        } else if (!valid_prometheus_name(*prom)) {
             why_set(why, why_len,
                     "prometheus: %s is not a valid endpoint name (1-%d characters of "
                     "[A-Za-z0-9_-])",

@@ -31,6 +31,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+#include "config.h"
 #include "decide.h"
 #include "externalscaler.pb-c.h"
 #include "health.h"
@@ -419,6 +420,12 @@ static enum err_code parse_ref(struct rpc_server *srv, const Externalscaler__Sca
         return rc;
     memset(&mo, 0, sizeof(mo));
     mo.allow_cross_namespace = srv->opt.allow_cross_namespace;
+    if (srv->opt.config) {
+        /* Resolution: metadata, the model's override, the config's defaults. */
+        mo.select_layers = config_select_layers;
+        mo.select_arg = (void *)srv->opt.config;
+        mo.layers = config_default_layers(srv->opt.config, &mo.n_layers);
+    }
     rc = meta_parse(ref->name ? ref->name : "", ref->namespace_ ? ref->namespace_ : "",
                     (const char *const *)v.keys, (const char *const *)v.values, v.n, &mo, out,
                     why, why_len);

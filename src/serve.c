@@ -10,11 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <grpc/grpc.h>
 #include <grpc/support/log.h>
 
 #include "log.h"
+#include "config.h"
 #include "mfile.h"
+#include "prom.h"
 #include "reflect.h"
 #include "rpc.h"
 #include "source.h"
@@ -37,7 +40,24 @@ static const struct opt_def opts[] = {
     {"workers", OPT_INT, OFF(workers), "0", 0, 1024,
      "gRPC worker threads; 0 = the CPUs this process may use (affinity, cgroup quota)"},
     {"metrics-file", OPT_STRING, OFF(metrics_file), NULL, 0, 0,
-     "serve per-pod saturation from this JSON file, re-read when it changes"},
+     "serve per-pod saturation from this JSON file, re-read when it changes (instead of "
+     "Prometheus)"},
+    {"prometheus-url", OPT_STRING, OFF(prometheus_url), NULL, 0, 0,
+     "the Prometheus endpoint named \"default\" (http:// or https://)"},
+    {"config", OPT_STRING, OFF(config_file), NULL, 0, 0,
+     "JSON config: Prometheus endpoints, decision defaults, per-model overrides"},
+    {"refresh-interval", OPT_DURATION, OFF(refresh_ms), "5s", 100, 3600000,
+     "how often each endpoint is queried for every model of interest"},
+    {"interest-ttl", OPT_DURATION, OFF(interest_ttl_ms), "10m", 1000, 86400000,
+     "a model stays of interest this long after a ScaledObject last asked about it"},
+    {"max-staleness", OPT_DURATION, OFF(max_staleness_ms), "0", 0, 86400000,
+     "while Prometheus fails, keep answering from the last good snapshot this long (0: "
+     "answer UNAVAILABLE at once)"},
+    {"max-response-bytes", OPT_INT, OFF(max_response_bytes), "67108864", 1024, 4294967296LL,
+     "largest Prometheus answer accepted"},
+    {"allow-metadata-prometheus-url", OPT_BOOL, OFF(allow_metadata_prometheus_url), "false", 0,
+     0, "let trigger metadata `prometheus` be a URL (queried without any configured "
+        "credentials)"},
     {"allow-cross-namespace", OPT_BOOL, OFF(allow_cross_namespace), "false", 0, 0,
      "let trigger metadata `namespace` name another namespace than the ScaledObject's"},
     {"tls-cert-file", OPT_STRING, OFF(tls_cert_file), NULL, 0, 0,
@@ -247,6 +267,8 @@ int serve_main(int argc, char **argv)
     enum log_format format;
     struct source *src = NULL;
     struct mfile *mf = NULL;
+    struct prom *prom = NULL;
+    struct config *cfg = NULL;
     struct reflect *refl = NULL;
     struct rpc_server *srv = NULL;
     struct rpc_options ro;
@@ -273,13 +295,43 @@ int serve_main(int argc, char **argv)
         serve_options_clear(&o);
         return 2;
     }
-    if (!o.metrics_file) {
-        fprintf(stderr, "saturation-scaler serve: --metrics-file: required (the Prometheus "
-                        "source is not available in this version)\n");
+    log_setup(level, format);
+    if (o.config_file) {
+        rc = config_load_file(o.config_file, &cfg, why, sizeof(why));
+        if (!rc)
+            rc = config_check_files(cfg, why, sizeof(why));
+        if (rc) {
+            fprintf(stderr, "saturation-scaler serve: --config: %s\n", why);
+            config_free(cfg);
+            serve_options_clear(&o);
+            return 2;
+        }
+    } else if (config_parse("{}", 2, &cfg, why, sizeof(why)) != ERR_OK) {
+        fprintf(stderr, "saturation-scaler serve: %s\n", why);
+        serve_options_clear(&o);
+        return 1;
+    }
+    if (o.prometheus_url && config_set_default_url(cfg, o.prometheus_url, why, sizeof(why))) {
+        fprintf(stderr, "saturation-scaler serve: --prometheus-url: %s\n", why);
+        config_free(cfg);
         serve_options_clear(&o);
         return 2;
     }
-    log_setup(level, format);
+    if (o.metrics_file && cfg->n_endpoints > 0) {
+        fprintf(stderr, "saturation-scaler serve: --metrics-file and Prometheus endpoints "
+                        "(--prometheus-url, or \"prometheus\" in --config) are mutually "
+                        "exclusive: pick one source\n");
+        config_free(cfg);
+        serve_options_clear(&o);
+        return 2;
+    }
+    if (!o.metrics_file && cfg->n_endpoints == 0) {
+        fprintf(stderr, "saturation-scaler serve: no data source: give --prometheus-url (or "
+                        "endpoints in --config), or --metrics-file\n");
+        config_free(cfg);
+        serve_options_clear(&o);
+        return 2;
+    }
 
     /* gRPC's threads inherit this mask; signals are taken by sigwait. */
     sigemptyset(&sigs);
@@ -292,6 +344,7 @@ int serve_main(int argc, char **argv)
     gpr_set_log_function(grpc_log_bridge);
     gpr_set_log_verbosity(level <= LOG_DEBUG ? GPR_LOG_SEVERITY_DEBUG : GPR_LOG_SEVERITY_ERROR);
     grpc_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
 
     rc = reflect_init(&refl);
     if (rc) {
@@ -299,18 +352,42 @@ int serve_main(int argc, char **argv)
         code = 1;
         goto out;
     }
-    src = source_new("metrics file", 5000);
-    if (!src) {
-        snprintf(why, sizeof(why), "out of memory");
-        code = 1;
-        goto out;
-    }
-    rc = mfile_start(o.metrics_file, src, &mf, why, sizeof(why));
-    if (rc) {
-        code = 2;
-        goto out;
-    }
     memset(&ro, 0, sizeof(ro));
+    if (o.metrics_file) {
+        src = source_new("metrics file", 5000);
+        if (!src) {
+            snprintf(why, sizeof(why), "out of memory");
+            code = 1;
+            goto out;
+        }
+        rc = mfile_start(o.metrics_file, src, &mf, why, sizeof(why));
+        if (rc) {
+            code = 2;
+            goto out;
+        }
+        ro.router.route = static_route;
+        ro.router.subscribe = static_subscribe;
+        ro.router.expire = static_expire;
+        ro.router.arg = src;
+    } else {
+        struct prom_options po;
+        memset(&po, 0, sizeof(po));
+        po.config = cfg;
+        po.refresh_ms = o.refresh_ms;
+        po.interest_ttl_ms = o.interest_ttl_ms;
+        po.max_staleness_ms = o.max_staleness_ms;
+        po.max_response_bytes = (size_t)o.max_response_bytes;
+        po.allow_metadata_url = o.allow_metadata_prometheus_url;
+        rc = prom_start(&po, &prom, why, sizeof(why));
+        if (rc) {
+            code = 1;
+            goto out;
+        }
+        ro.router.route = prom_route;
+        ro.router.subscribe = prom_subscribe;
+        ro.router.expire = prom_expire;
+        ro.router.arg = prom;
+    }
     ro.listen = o.listen;
     ro.workers = o.workers > 0 ? (int)o.workers : rpc_default_workers();
     ro.tls_cert_file = o.tls_cert_file;
@@ -318,19 +395,17 @@ int serve_main(int argc, char **argv)
     ro.tls_client_ca_file = o.tls_client_ca_file;
     ro.shutdown_grace_ms = o.shutdown_grace_ms;
     ro.allow_cross_namespace = o.allow_cross_namespace;
-    ro.router.route = static_route;
-    ro.router.subscribe = static_subscribe;
-    ro.router.expire = static_expire;
-    ro.router.arg = src;
     ro.reflect = refl;
+    ro.config = cfg;
     rc = rpc_start(&ro, &srv, why, sizeof(why));
     if (rc) {
         code = 2;
         goto out;
     }
-    log_write(LOG_INFO, "serve", "serving on %s (port %d, %d workers, %s) from metrics file %s",
+    log_write(LOG_INFO, "serve", "serving on %s (port %d, %d workers, %s) from %s%s",
               o.listen, rpc_port(srv), ro.workers, o.tls_cert_file ? "TLS" : "plaintext",
-              o.metrics_file);
+              o.metrics_file ? "metrics file " : "Prometheus endpoints",
+              o.metrics_file ? o.metrics_file : "");
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)
@@ -352,8 +427,11 @@ out:
         log_write(LOG_ERROR, "serve", "%s", why);
     rpc_free(srv);
     mfile_stop(mf);
+    prom_stop(prom);
     source_free(src);
     reflect_free(refl);
+    config_free(cfg);
+    curl_global_cleanup();
     grpc_shutdown();
     serve_options_clear(&o);
     return code;
