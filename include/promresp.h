@@ -102,7 +102,8 @@ struct promresp {
  *   HTTP 502: <html> <body>Bad Gateway</body> </html>
  *   response body of 70000000 bytes exceeds the limit of 64 MiB
  *   invalid JSON near byte 0: <!DOCTYPE html> <html>...
- *   truncated JSON: the body ends at byte 4096 inside a value
+ *   truncated JSON: the body ends at byte 4096 inside an unfinished value
+ *       (first error near byte 4090)
  *   data.result[3].value: "abc" is not a number
  *   data.resultType: unexpected resultType "matrix" (want vector or scalar)
  * Quoted body bytes and Prometheus's error text are sanitized: printable

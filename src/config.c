@@ -108,7 +108,10 @@ static void show(char *buf, size_t len, const char *s)
 static void path_key(char *buf, size_t len, const char *parent, const char *key)
 {
     char k[SHOWN_BYTES * 4 + 4];
-    show(k, sizeof k, key);
+    if (key[0])
+        show(k, sizeof k, key);
+    else
+        fmt(k, sizeof k, "\"\""); /* an empty key stays visible */
     if (parent[0])
         fmt(buf, len, "%s.%s", parent, k);
     else
@@ -580,10 +583,8 @@ static enum err_code parse_string_map(const cJSON *obj, const char *path, bool h
             for (const char *c = name; *c; c++)
                 if (!is_tchar(*c))
                     return fail(why, why_len,
-                                "%s: not a valid header name (RFC 7230 token characters only)",
-                                p);
-            for (size_t f = 0; f < sizeof s_forbidden_headers / sizeof s_forbidden_headers[0];
-                 f++)
+                                "%s: not a valid header name (RFC 7230 token characters only)", p);
+            for (size_t f = 0; f < sizeof s_forbidden_headers / sizeof s_forbidden_headers[0]; f++)
                 if (strcasecmp(name, s_forbidden_headers[f].name) == 0)
                     return fail(why, why_len, "%s: header not allowed (%s)", p,
                                 s_forbidden_headers[f].why);
@@ -600,8 +601,7 @@ static enum err_code parse_string_map(const cJSON *obj, const char *path, bool h
                 return fail(why, why_len, "%s: the name must not contain control characters", p);
             for (size_t r = 0; r < sizeof s_reserved_params / sizeof s_reserved_params[0]; r++)
                 if (strcmp(name, s_reserved_params[r]) == 0)
-                    return fail(why, why_len, "%s: parameter not allowed (the scaler sets it)",
-                                p);
+                    return fail(why, why_len, "%s: parameter not allowed (the scaler sets it)", p);
         }
         if (!((*names_out)[i] = dup_str(name)) || !((*values_out)[i] = dup_str(v)))
             return no_memory(why, why_len);
@@ -624,8 +624,8 @@ enum endpoint_key {
 };
 
 static const char *const s_endpoint_keys[EK_COUNT] = {
-    "url",     "bearerTokenFile", "caFile",          "certFile", "keyFile", "insecureSkipVerify",
-    "basicAuth", "headers",       "queryParameters", "timeout",
+    "url",       "bearerTokenFile", "caFile",          "certFile", "keyFile", "insecureSkipVerify",
+    "basicAuth", "headers",         "queryParameters", "timeout",
 };
 
 static enum err_code parse_timeout(const cJSON *m, const char *p, int64_t *out, char *why,
@@ -693,8 +693,8 @@ static enum err_code parse_endpoint(const cJSON *obj, const char *path, struct c
             rc = parse_basic_auth(m, p, ep, why, why_len);
             break;
         case EK_HEADERS:
-            rc = parse_string_map(m, p, true, &ep->n_headers, &ep->header_names,
-                                  &ep->header_values, why, why_len);
+            rc = parse_string_map(m, p, true, &ep->n_headers, &ep->header_names, &ep->header_values,
+                                  why, why_len);
             break;
         case EK_QUERY_PARAMETERS:
             rc = parse_string_map(m, p, false, &ep->n_query_params, &ep->query_param_names,
@@ -714,8 +714,7 @@ static enum err_code parse_endpoint(const cJSON *obj, const char *path, struct c
         return fail(why, why_len, "%s: required", p);
     }
     if (ep->bearer_token_file && ep->basic_username)
-        return fail(why, why_len, "%s: bearerTokenFile and basicAuth are mutually exclusive",
-                    path);
+        return fail(why, why_len, "%s: bearerTokenFile and basicAuth are mutually exclusive", path);
     if (!!ep->cert_file != !!ep->key_file) {
         path_key(p, sizeof p, path, ep->cert_file ? "certFile" : "keyFile");
         return fail(why, why_len, "%s: requires %s", p, ep->cert_file ? "keyFile" : "certFile");
@@ -723,8 +722,7 @@ static enum err_code parse_endpoint(const cJSON *obj, const char *path, struct c
     return ERR_OK;
 }
 
-static enum err_code parse_prometheus(const cJSON *obj, struct config *c, char *why,
-                                      size_t why_len)
+static enum err_code parse_prometheus(const cJSON *obj, struct config *c, char *why, size_t why_len)
 {
     char p[PATH_LEN];
     enum err_code rc;
@@ -773,8 +771,8 @@ static const char *const s_target_keys[] = {"modelID", "namespace", "prometheus"
 struct layer_ctx {
     bool is_override;
     struct meta_decision *decision;
-    char **activation_query;  /* defaults only */
-    const cJSON *model, *ns;  /* override only: the selector members */
+    char **activation_query; /* defaults only */
+    const cJSON *model, *ns; /* override only: the selector members */
 };
 
 static enum err_code decision_member(const cJSON *m, const struct meta_key *k, const char *path,
@@ -818,8 +816,7 @@ static enum err_code activation_query(const cJSON *m, const char *p, char **dst,
         return fail(why, why_len, "%s: longer than %d bytes", p, CONFIG_ACTIVATION_QUERY_MAX);
     if (!strstr(s, "$model"))
         return fail(why, why_len,
-                    "%s: must contain $model (replaced by the escaped model id of the request)",
-                    p);
+                    "%s: must contain $model (replaced by the escaped model id of the request)", p);
     if (has_control(s, true, true))
         return fail(why, why_len, "%s: must not contain control characters", p);
     *dst = dup_str(s);
@@ -848,8 +845,7 @@ static enum err_code layer_member(const cJSON *m, const char *path, struct layer
     } else if (lc->is_override && strcmp(key, "modelID") == 0) {
         return fail(why, why_len,
                     "%s: not a decision key (an override names its model with \"model\")", p);
-    } else if (key_index(key, s_target_keys, sizeof s_target_keys / sizeof s_target_keys[0]) >=
-               0) {
+    } else if (key_index(key, s_target_keys, sizeof s_target_keys / sizeof s_target_keys[0]) >= 0) {
         return fail(why, why_len, "%s: not a decision key (set it in the trigger metadata)", p);
     } else {
         const char *names[META_FIELD_COUNT + XK_COUNT];
@@ -1016,9 +1012,9 @@ static enum err_code index_overrides(struct config *c, char *why, size_t why_len
     const struct config_override *first = NULL, *repeat = NULL;
     for (size_t i = 1; i < c->n_overrides; i++) {
         const struct config_override *a = c->by_model[i - 1], *b = c->by_model[i];
-        bool same = strcmp(a->model, b->model) == 0 &&
-                    strcmp(a->namespace_ ? a->namespace_ : "", b->namespace_ ? b->namespace_ : "") ==
-                        0;
+        bool same =
+            strcmp(a->model, b->model) == 0 &&
+            strcmp(a->namespace_ ? a->namespace_ : "", b->namespace_ ? b->namespace_ : "") == 0;
         if (same && (!repeat || b < repeat)) {
             first = a;
             repeat = b;
@@ -1032,8 +1028,7 @@ static enum err_code index_overrides(struct config *c, char *why, size_t why_len
     return ERR_OK;
 }
 
-static enum err_code parse_overrides(const cJSON *arr, struct config *c, char *why,
-                                     size_t why_len)
+static enum err_code parse_overrides(const cJSON *arr, struct config *c, char *why, size_t why_len)
 {
     char p[PATH_LEN];
 
@@ -1195,8 +1190,13 @@ static enum err_code read_file(const char *path, char **buf_out, size_t *len_out
         fmt(why, why_len, "%s", strerror(errno));
         return ERR_IO;
     }
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        fmt(why, why_len, "%s", S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        fmt(why, why_len, "%s", strerror(errno));
+        close(fd);
+        return ERR_IO;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fmt(why, why_len, "is a directory");
         close(fd);
         return ERR_IO;
     }
@@ -1323,8 +1323,7 @@ enum err_code config_check_files(const struct config *c, char *why, size_t why_l
 
 /* ---- lookups -------------------------------------------------------------------- */
 
-enum err_code config_set_default_url(struct config *c, const char *url, char *why,
-                                     size_t why_len)
+enum err_code config_set_default_url(struct config *c, const char *url, char *why, size_t why_len)
 {
     char problem[META_QUOTE_LEN + 128];
 
@@ -1339,7 +1338,10 @@ enum err_code config_set_default_url(struct config *c, const char *url, char *wh
     char *copy = dup_str(url);
     if (!copy)
         return no_memory(why, why_len);
-    struct config_endpoint *ep = (struct config_endpoint *)config_endpoint(c, NULL);
+    struct config_endpoint *ep = NULL;
+    for (size_t i = 0; i < c->n_endpoints && !ep; i++)
+        if (strcmp(c->endpoints[i].name, CONFIG_DEFAULT_ENDPOINT) == 0)
+            ep = &c->endpoints[i];
     if (ep) {
         free(ep->url);
         ep->url = copy;

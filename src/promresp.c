@@ -109,6 +109,36 @@ static void fmt_size(char *buf, size_t len, size_t n)
         snprintf(buf, len, "%zu bytes", n);
 }
 
+/*
+ * Whether body[0..len) ends inside an unfinished JSON value (an open string,
+ * object or array): what a cut connection leaves. cJSON reports where a
+ * token it could not finish starts, not that the input ran out.
+ */
+static bool ends_unfinished(const char *body, size_t len)
+{
+    size_t i, depth = 0;
+    bool in_string = false, escaped = false;
+
+    for (i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return in_string || depth > 0;
+}
+
 /* ---- errors from Prometheus --------------------------------------------- */
 
 static bool status_2xx(int http_status)
@@ -495,9 +525,11 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
         sanitize(body, len, PROMRESP_BODY_EXCERPT, ex, sizeof(ex));
         if (ex[0] == '\0')
             set_why(why, why_len, "empty body (HTTP %d)", http_status);
-        else if (at >= len)
-            set_why(why, why_len, "truncated JSON: the body ends at byte %zu inside a value",
-                    len);
+        else if (ends_unfinished(body, len))
+            set_why(why, why_len,
+                    "truncated JSON: the body ends at byte %zu inside an unfinished value "
+                    "(first error near byte %zu)",
+                    len, at);
         else
             set_why(why, why_len, "invalid JSON near byte %zu: %s", at, ex);
         return ERR_UNAVAILABLE;

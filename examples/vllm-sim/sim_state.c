@@ -26,6 +26,9 @@
 /* Integers (queue, running) travel as JSON numbers, i.e. doubles: 2^53 is
  * the largest bound below which every integer is exact. */
 #define MAX_INTEGER 9007199254740992.0
+/* Bounds that keep the success counter finite for any run time. */
+#define MAX_RATE 1e9
+#define MAX_TOTAL 1e15
 #define NS_PER_MS 1000000
 #define NS_PER_S 1e9
 #define WHERE_LEN 48
@@ -256,6 +259,16 @@ static enum sim_rc get_duration(const cJSON *obj, const char *key, const char *w
     return SIM_OK;
 }
 
+/* Add a number printed round-trip exact (null if not finite). */
+static cJSON *add_number(cJSON *o, const char *key, double v)
+{
+    if (!isfinite(v))
+        return cJSON_AddNullToObject(o, key);
+    char buf[40];
+    sim_format_double(buf, sizeof buf, v);
+    return cJSON_AddRawToObject(o, key, buf);
+}
+
 static char *dup_or_null(const char *s, bool *oom)
 {
     if (!s)
@@ -349,9 +362,9 @@ static enum sim_rc parse_pod(const cJSON *obj, int64_t default_delay_ns, int64_t
                          len)) ||
         (rc = get_count(obj, "queue", where, &has, &out->queue, err, len)) ||
         (rc = get_count(obj, "running", where, &has, &out->running, err, len)) ||
-        (rc = get_number(obj, "successRate", 0.0, HUGE_VAL, "a finite number >= 0", where, &has,
+        (rc = get_number(obj, "successRate", 0.0, MAX_RATE, "a number in [0, 1e9]", where, &has,
                          &out->rate, err, len)) ||
-        (rc = get_number(obj, "successTotal", 0.0, HUGE_VAL, "a finite number >= 0", where, &has,
+        (rc = get_number(obj, "successTotal", 0.0, MAX_TOTAL, "a number in [0, 1e15]", where, &has,
                          &out->total, err, len)))
         return rc;
 
@@ -400,12 +413,12 @@ static cJSON *pod_to_json(const struct pod *p, int64_t now)
               (p->variant ? cJSON_AddStringToObject(o, "variant", p->variant) != NULL
                           : cJSON_AddNullToObject(o, "variant") != NULL) &&
               cJSON_AddStringToObject(o, "engine", engine_names[p->engine]) &&
-              cJSON_AddNumberToObject(o, "kv", p->kv) &&
-              cJSON_AddNumberToObject(o, "queue", (double)p->queue) &&
-              cJSON_AddNumberToObject(o, "running", (double)p->running) &&
-              cJSON_AddNumberToObject(o, "successRate", p->rate) &&
-              cJSON_AddNumberToObject(o, "successTotal", pod_success(p, now)) &&
-              cJSON_AddNumberToObject(o, "startupDelayMs", (double)p->delay_ns / NS_PER_MS) &&
+              add_number(o, "kv", p->kv) &&
+              add_number(o, "queue", (double)p->queue) &&
+              add_number(o, "running", (double)p->running) &&
+              add_number(o, "successRate", p->rate) &&
+              add_number(o, "successTotal", pod_success(p, now)) &&
+              add_number(o, "startupDelayMs", (double)p->delay_ns / NS_PER_MS) &&
               cJSON_AddBoolToObject(o, "ready", pod_ready(p, now));
     if (!ok) {
         cJSON_Delete(o);
@@ -723,7 +736,7 @@ enum sim_rc sim_state_set(struct sim_state *s, const cJSON *body, int64_t now, c
                          len)) ||
         (rc = get_count(body, "queue", NULL, &has_queue, &queue, err, len)) ||
         (rc = get_count(body, "running", NULL, &has_running, &running, err, len)) ||
-        (rc = get_number(body, "successRate", 0.0, HUGE_VAL, "a finite number >= 0", NULL,
+        (rc = get_number(body, "successRate", 0.0, MAX_RATE, "a number in [0, 1e9]", NULL,
                          &has_rate, &rate, err, len)))
         return rc;
     if (!has_kv && !has_queue && !has_running && !has_rate)
@@ -795,7 +808,7 @@ static cJSON *flow_to_json(const char *ns, const char *model, int64_t queue)
         return NULL;
     if (!cJSON_AddStringToObject(o, "namespace", ns) ||
         !cJSON_AddStringToObject(o, "model", model) ||
-        !cJSON_AddNumberToObject(o, "queue", (double)queue)) {
+        !add_number(o, "queue", (double)queue)) {
         cJSON_Delete(o);
         return NULL;
     }

@@ -109,6 +109,17 @@ void sim_buf_label_value(struct sim_buf *b, const char *v)
     sim_buf_adds(b, run);
 }
 
+void sim_format_double(char *buf, size_t len, double v)
+{
+    /* %.15g drops trailing zeros, so when it reads back it is the shortest
+     * form; otherwise 16 or 17 digits are needed, and 17 always suffice. */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+}
+
 void sim_buf_number(struct sim_buf *b, double v)
 {
     if (isnan(v)) {
@@ -119,14 +130,8 @@ void sim_buf_number(struct sim_buf *b, double v)
         sim_buf_adds(b, v > 0 ? "+Inf" : "-Inf");
         return;
     }
-    /* %.15g drops trailing zeros, so when it reads back it is the shortest
-     * form; otherwise 16 or 17 digits are needed, and 17 always suffice. */
     char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
+    sim_format_double(tmp, sizeof tmp, v);
     sim_buf_adds(b, tmp);
     if (tmp[strspn(tmp, "-0123456789")] == '\0')
         sim_buf_adds(b, ".0");

@@ -45,6 +45,11 @@ void sim_buf_number(struct sim_buf *b, double v);
  * (the buffer is freed either way and left empty). */
 SIM_WUR char *sim_buf_take(struct sim_buf *b, size_t *len);
 
+/* The shortest of %.15g/%.16g/%.17g that reads back as v (finite v), into
+ * buf (at least 32 bytes). cJSON's own printer is not used for numbers: it
+ * compares with a tolerance and may print 0.30000000000000004 as 0.3. */
+void sim_format_double(char *buf, size_t len, double v);
+
 /* Whether s is well-formed UTF-8 (no overlong forms, surrogates or code
  * points above U+10FFFF): Prometheus refuses a scrape with anything else. */
 SIM_WUR bool sim_utf8_valid(const char *s);
