@@ -403,6 +403,8 @@ static struct req *req_new(struct endpoint *ep, const char *what, char *query)
     r->ep = ep;
     r->what = what;
     r->query = query;
+    /* Queries carry no credentials: safe to show. */
+    LOG_AT(LOG_DEBUG, "prometheus", "endpoint \"%s\" %s query: %s", ep->name, what, query);
     r->limit = ep->p->opt.max_response_bytes;
     if (promql_form_body(query, c ? (const char *const *)c->query_param_names : NULL,
                          c ? (const char *const *)c->query_param_values : NULL,
