@@ -153,8 +153,8 @@ SAT_WUR enum err_code promql_idle_query(const struct promql_scope *s, enum meta_
  * target_model_name). Engine-independent. Same contract as
  * promql_saturation_query().
  */
-SAT_WUR enum err_code promql_flow_control_query(const struct promql_scope *s, char **out,
-                                                char *why, size_t why_len);
+SAT_WUR enum err_code promql_flow_control_query(const struct promql_scope *s, char **out, char *why,
+                                                size_t why_len);
 
 /*
  * A custom activation query (server config `activationQuery`) for one

@@ -102,6 +102,7 @@ struct promresp {
  *   HTTP 502: <html> <body>Bad Gateway</body> </html>
  *   response body of 70000000 bytes exceeds the limit of 64 MiB
  *   invalid JSON near byte 0: <!DOCTYPE html> <html>...
+ *   invalid JSON near byte 21: data after the top-level value
  *   truncated JSON: the body ends at byte 4096 inside an unfinished value
  *       (first error near byte 4090)
  *   data.result[3].value: "abc" is not a number

@@ -704,6 +704,7 @@ static void fetch_group(struct group *g, struct wants *w)
 
     memset(reqs, 0, sizeof(reqs));
     cause[0] = '\0';
+    why[0] = '\0';
     if (scope_of(w, NULL, &scope, why, sizeof(why)) != ERR_OK || !scope) {
         snprintf(cause, sizeof(cause), "building the query: %s", why);
         goto fail;
@@ -1001,6 +1002,8 @@ static struct endpoint *endpoint_new(struct prom *p, const char *name, const cha
     }
     /* Keep connections to Prometheus alive between refreshes. */
     curl_multi_setopt(ep->multi, CURLMOPT_MAXCONNECTS, 16L);
+    /* Per-model activation queries can be many: queue them, a few at a time. */
+    curl_multi_setopt(ep->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
     if (pthread_create(&ep->thread, NULL, fetcher_main, ep) != 0) {
         endpoint_free(ep);
         return NULL;

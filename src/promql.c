@@ -205,16 +205,35 @@ static void escape_string_into(const char *s, struct bw *w)
         size_t n;
 
         switch (*p) {
-        case '\\': e = "\\\\"; break;
-        case '"': e = "\\\""; break;
-        case '\a': e = "\\a"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        case '\v': e = "\\v"; break;
-        default: break;
+        case '\\':
+            e = "\\\\";
+            break;
+        case '"':
+            e = "\\\"";
+            break;
+        case '\a':
+            e = "\\a";
+            break;
+        case '\b':
+            e = "\\b";
+            break;
+        case '\f':
+            e = "\\f";
+            break;
+        case '\n':
+            e = "\\n";
+            break;
+        case '\r':
+            e = "\\r";
+            break;
+        case '\t':
+            e = "\\t";
+            break;
+        case '\v':
+            e = "\\v";
+            break;
+        default:
+            break;
         }
         if (e != NULL) {
             bw_put(w, e, 2);
@@ -316,16 +335,22 @@ const char *promql_metric_name(enum meta_engine e, enum promql_metric m)
     switch (e) {
     case META_ENGINE_VLLM:
         switch (m) {
-        case PROMQL_KV_CACHE: return "vllm:kv_cache_usage_perc";
-        case PROMQL_QUEUE: return "vllm:num_requests_waiting";
-        case PROMQL_REQUESTS: return "vllm:request_success_total";
+        case PROMQL_KV_CACHE:
+            return "vllm:kv_cache_usage_perc";
+        case PROMQL_QUEUE:
+            return "vllm:num_requests_waiting";
+        case PROMQL_REQUESTS:
+            return "vllm:request_success_total";
         }
         break;
     case META_ENGINE_SGLANG:
         switch (m) {
-        case PROMQL_KV_CACHE: return "sglang:token_usage";
-        case PROMQL_QUEUE: return "sglang:num_queue_reqs";
-        case PROMQL_REQUESTS: return "sglang:num_requests_total";
+        case PROMQL_KV_CACHE:
+            return "sglang:token_usage";
+        case PROMQL_QUEUE:
+            return "sglang:num_queue_reqs";
+        case PROMQL_REQUESTS:
+            return "sglang:num_requests_total";
         }
         break;
     }
@@ -433,8 +458,7 @@ enum err_code promql_scope_new(const char *const *namespaces, size_t n_namespace
         set_why(why, why_len, "out of memory");
         return ERR_NOMEM;
     }
-    rc = sorted_unique("namespaces", namespaces, n_namespaces, &ns, &s->n_namespaces, why,
-                       why_len);
+    rc = sorted_unique("namespaces", namespaces, n_namespaces, &ns, &s->n_namespaces, why, why_len);
     if (rc == ERR_OK)
         rc = sorted_unique("models", models, n_models, &md, &s->n_models, why, why_len);
     if (rc == ERR_OK) {
@@ -679,6 +703,10 @@ static void sb_pct(struct sbuf *b, const char *s)
 
     for (; p[n] != '\0'; n++)
         ;
+    if (n > SIZE_MAX / 3) {
+        b->failed = true;
+        return;
+    }
     if (!sb_reserve(b, n * 3)) /* the most it can take */
         return;
     for (; *p != '\0'; p++) {

@@ -31,21 +31,28 @@
 
 /* The labels copied into a sample, in struct promresp_sample order. */
 static const char *const label_names[] = {
-    "namespace", "model_name",       "pod", "pod_name", "instance", "llm_d_ai_variant",
-    "target_model_name",
+    "namespace",        "model_name",        "pod", "pod_name", "instance",
+    "llm_d_ai_variant", "target_model_name",
 };
 #define N_LABELS (sizeof(label_names) / sizeof(label_names[0]))
 
 static const char **label_slot(struct promresp_sample *s, size_t i)
 {
     switch (i) {
-    case 0: return &s->namespace_;
-    case 1: return &s->model_name;
-    case 2: return &s->pod;
-    case 3: return &s->pod_name;
-    case 4: return &s->instance;
-    case 5: return &s->llm_d_ai_variant;
-    default: return &s->target_model_name;
+    case 0:
+        return &s->namespace_;
+    case 1:
+        return &s->model_name;
+    case 2:
+        return &s->pod;
+    case 3:
+        return &s->pod_name;
+    case 4:
+        return &s->instance;
+    case 5:
+        return &s->llm_d_ai_variant;
+    default:
+        return &s->target_model_name;
     }
 }
 
@@ -155,8 +162,7 @@ static enum err_code classify_error(const char *error_type)
 }
 
 /* A {"status":"error",...} answer: "<errorType>: <error>[ (HTTP n)]". */
-static enum err_code prometheus_error(const cJSON *root, int http_status, char *why,
-                                      size_t why_len)
+static enum err_code prometheus_error(const cJSON *root, int http_status, char *why, size_t why_len)
 {
     const cJSON *et = cJSON_GetObjectItemCaseSensitive(root, "errorType");
     const cJSON *er = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -204,8 +210,8 @@ struct walk {
     /* the result being filled in the second walk */
     struct promresp *r;
     const char **warning_slots;
-    char *strings;   /* next free string byte */
-    size_t filled;   /* samples filled so far */
+    char *strings; /* next free string byte */
+    size_t filled; /* samples filled so far */
 };
 
 /* Count s (first walk) or copy it and return the copy (second walk). */
@@ -305,8 +311,7 @@ static enum err_code walk_metric(struct walk *w, const cJSON *metric, size_t i,
             } else {
                 char q[META_QUOTE_LEN];
                 meta_quote(q, sizeof(q), l->string);
-                set_why(w->why, w->why_len, "data.result[%zu].metric[%s]: must be a string", i,
-                        q);
+                set_why(w->why, w->why_len, "data.result[%zu].metric[%s]: must be a string", i, q);
             }
             return ERR_UNAVAILABLE;
         }
@@ -484,6 +489,7 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
 {
     const char *end = NULL;
     const cJSON *status;
+    bool trailing = false;
     cJSON *root;
     enum err_code rc;
 
@@ -514,6 +520,7 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
         if (end != body + len) {
             cJSON_Delete(root);
             root = NULL;
+            trailing = true;
         }
     }
     if (root == NULL) {
@@ -525,6 +532,8 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
         sanitize(body, len, PROMRESP_BODY_EXCERPT, ex, sizeof(ex));
         if (ex[0] == '\0')
             set_why(why, why_len, "empty body (HTTP %d)", http_status);
+        else if (trailing)
+            set_why(why, why_len, "invalid JSON near byte %zu: data after the top-level value", at);
         else if (ends_unfinished(body, len))
             set_why(why, why_len,
                     "truncated JSON: the body ends at byte %zu inside an unfinished value "

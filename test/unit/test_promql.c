@@ -20,7 +20,7 @@
 #define LBL "namespace, model_name, pod, pod_name, instance, llm_d_ai_variant"
 
 /* The saturation query shape with selector SEL and window W. */
-#define SAT_Q(M, SEL, W)                                                                       \
+#define SAT_Q(M, SEL, W)                                                                           \
     "max by (" LBL ") (max_over_time(" M "{" SEL "}[" W "])) and on (" LBL ") " M "{" SEL "}"
 
 static size_t count_substr(const char *s, const char *sub)
@@ -49,15 +49,16 @@ static void test_escape_string(void **state)
         {"\a\b\f\v", "\\a\\b\\f\\v"},
         {"\x01x\x1f", "\\x01x\\x1f"},
         {"del\x7f", "del\\x7f"},
-        {"it's", "it's"},                     /* \' is not valid inside "..." */
+        {"it's", "it's"},                             /* \' is not valid inside "..." */
         {"a|b x.* (y) [z] ^$", "a|b x.* (y) [z] ^$"}, /* no regex escaping here */
-        {"mod\xc3\xa8le-\xe6\x97\xa5\xf0\x9f\x98\x80", "mod\xc3\xa8le-\xe6\x97\xa5\xf0\x9f\x98\x80"},
-        {"\xff", "\\xff"},                    /* invalid UTF-8: byte escapes */
-        {"a\xc3", "a\\xc3"},                  /* truncated sequence */
-        {"\xc0\xaf", "\\xc0\\xaf"},           /* overlong '/' */
-        {"\xed\xa0\x80", "\\xed\\xa0\\x80"},  /* surrogate U+D800 */
+        {"mod\xc3\xa8le-\xe6\x97\xa5\xf0\x9f\x98\x80",
+         "mod\xc3\xa8le-\xe6\x97\xa5\xf0\x9f\x98\x80"},
+        {"\xff", "\\xff"},                            /* invalid UTF-8: byte escapes */
+        {"a\xc3", "a\\xc3"},                          /* truncated sequence */
+        {"\xc0\xaf", "\\xc0\\xaf"},                   /* overlong '/' */
+        {"\xed\xa0\x80", "\\xed\\xa0\\x80"},          /* surrogate U+D800 */
         {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"}, /* above U+10FFFF */
-        {"x\xef\xbf\xbdy", "x\\uFFFDy"},      /* U+FFFD: the lexer's RuneError */
+        {"x\xef\xbf\xbdy", "x\\uFFFDy"},              /* U+FFFD: the lexer's RuneError */
     };
     char buf[128];
     size_t i, n;
@@ -137,17 +138,16 @@ static void test_format_duration(void **state)
         int64_t ms;
         const char *s;
     } cases[] = {
-        {60000, "1m"},     {90000, "90s"},     {1500, "1500ms"},   {3600000, "1h"},
-        {86400000, "24h"}, {5400000, "90m"},   {1000, "1s"},       {1, "1ms"},
-        {0, "0s"},         {-5, "0s"},         {2592000000LL, "720h"}, {61001, "61001ms"},
+        {60000, "1m"},     {90000, "90s"},   {1500, "1500ms"},       {3600000, "1h"},
+        {86400000, "24h"}, {5400000, "90m"}, {1000, "1s"},           {1, "1ms"},
+        {0, "0s"},         {-5, "0s"},       {2592000000LL, "720h"}, {61001, "61001ms"},
     };
     char buf[PROMQL_DURATION_LEN];
     size_t i;
     (void)state;
 
     for (i = 0; i < N_OF(cases); i++) {
-        assert_int_equal(promql_format_duration(cases[i].ms, buf, sizeof(buf)),
-                         strlen(cases[i].s));
+        assert_int_equal(promql_format_duration(cases[i].ms, buf, sizeof(buf)), strlen(cases[i].s));
         assert_string_equal(buf, cases[i].s);
     }
     assert_int_equal(promql_format_duration(INT64_MAX, buf, sizeof(buf)), 21);
@@ -230,15 +230,14 @@ static const char *const ns_one[] = {"prod"};
 static const char *const ns_many[] = {"team-b", "prod", "team-b", "team.a"};
 static const char *const model_one[] = {"granite-3.1"};
 static const char *const model_quote[] = {"we\"ird\\id\n"};
-static const char *const model_many[] = {"x.*", "a|b", "granite-3.1", "(y)", "[z]",
-                                         "^$",  "a|b", "q\"t"};
+static const char *const model_many[] = {"x.*", "a|b", "granite-3.1", "(y)",
+                                         "[z]", "^$",  "a|b",         "q\"t"};
 
 static void test_saturation_query(void **state)
 {
     static const struct query_case cases[] = {
         {META_ENGINE_VLLM, PROMQL_KV_CACHE, 60000, ns_one, 1, model_one, 1,
-         SAT_Q("vllm:kv_cache_usage_perc", "namespace=\"prod\", model_name=\"granite-3.1\"",
-               "1m")},
+         SAT_Q("vllm:kv_cache_usage_perc", "namespace=\"prod\", model_name=\"granite-3.1\"", "1m")},
         {META_ENGINE_VLLM, PROMQL_QUEUE, 90000, ns_one, 1, model_one, 1,
          SAT_Q("vllm:num_requests_waiting", "namespace=\"prod\", model_name=\"granite-3.1\"",
                "90s")},
@@ -285,14 +284,14 @@ static void test_saturation_query(void **state)
 
     /* argument errors */
     q = (char *)1;
-    assert_int_equal(promql_saturation_query(s, META_ENGINE_VLLM, PROMQL_KV_CACHE, 0, &q, why,
-                                             sizeof(why)),
-                     ERR_INVALID);
+    assert_int_equal(
+        promql_saturation_query(s, META_ENGINE_VLLM, PROMQL_KV_CACHE, 0, &q, why, sizeof(why)),
+        ERR_INVALID);
     assert_null(q);
     assert_string_equal(why, "window: must be > 0 ms, got 0");
-    assert_int_equal(promql_saturation_query(s, META_ENGINE_VLLM, PROMQL_REQUESTS, 60000, &q, why,
-                                             sizeof(why)),
-                     ERR_INVALID);
+    assert_int_equal(
+        promql_saturation_query(s, META_ENGINE_VLLM, PROMQL_REQUESTS, 60000, &q, why, sizeof(why)),
+        ERR_INVALID);
     assert_null(q);
     assert_int_equal(promql_saturation_query(s, (enum meta_engine)5, PROMQL_KV_CACHE, 60000, &q,
                                              why, sizeof(why)),
@@ -300,9 +299,9 @@ static void test_saturation_query(void **state)
     assert_int_equal(promql_saturation_query(NULL, META_ENGINE_VLLM, PROMQL_KV_CACHE, 60000, &q,
                                              why, sizeof(why)),
                      ERR_INVALID);
-    assert_int_equal(promql_saturation_query(s, META_ENGINE_VLLM, PROMQL_KV_CACHE, 60000, NULL,
-                                             NULL, 0),
-                     ERR_INVALID);
+    assert_int_equal(
+        promql_saturation_query(s, META_ENGINE_VLLM, PROMQL_KV_CACHE, 60000, NULL, NULL, 0),
+        ERR_INVALID);
     promql_scope_free(s);
 }
 
@@ -376,8 +375,8 @@ static void test_activation_query(void **state)
          "sum(my_gateway_queue{model=\"granite-3.1\"})"},
         {"sum(q{namespace=\"$namespace\", model=\"$model\"})", "prod", "a\"b\\c\nd", ERR_OK,
          "sum(q{namespace=\"prod\", model=\"a\\\"b\\\\c\\nd\"})"},
-        {"sum(q{m=\"${model}\"}) + sum(r{m=\"$model\",n=\"${namespace}\"})", "ns", "a|b.*",
-         ERR_OK, "sum(q{m=\"a|b.*\"}) + sum(r{m=\"a|b.*\",n=\"ns\"})"},
+        {"sum(q{m=\"${model}\"}) + sum(r{m=\"$model\",n=\"${namespace}\"})", "ns", "a|b.*", ERR_OK,
+         "sum(q{m=\"a|b.*\"}) + sum(r{m=\"a|b.*\",n=\"ns\"})"},
         /* not placeholders: $models, $modelX, $ns, a regex anchor, a trailing $ */
         {"x{a=\"$models\",b=\"$model_v2\",c=\"$ns\",d=~\"^v$\"} $", "ns", "m", ERR_OK,
          "x{a=\"$models\",b=\"$model_v2\",c=\"$ns\",d=~\"^v$\"} $"},
@@ -485,8 +484,7 @@ static void test_many_models(void **state)
         snprintf(models[i], 32, "org/model-%05zu.v1", (2 * N - 1 - i) % N);
     }
     assert_int_equal(
-        promql_scope_new(ns, 1, (const char *const *)models, 2 * N, &s, why, sizeof(why)),
-        ERR_OK);
+        promql_scope_new(ns, 1, (const char *const *)models, 2 * N, &s, why, sizeof(why)), ERR_OK);
     assert_int_equal(promql_scope_model_count(s), N);
     assert_int_equal(
         promql_saturation_query(s, META_ENGINE_VLLM, PROMQL_KV_CACHE, 60000, &q, why, sizeof(why)),
@@ -513,11 +511,11 @@ static void test_many_models(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape_string),     cmocka_unit_test(test_escape_regex),
-        cmocka_unit_test(test_label_value_ok),    cmocka_unit_test(test_format_duration),
-        cmocka_unit_test(test_metric_names),      cmocka_unit_test(test_scope_errors),
-        cmocka_unit_test(test_saturation_query),  cmocka_unit_test(test_idle_and_flow_query),
-        cmocka_unit_test(test_activation_query),  cmocka_unit_test(test_form_body),
+        cmocka_unit_test(test_escape_string),    cmocka_unit_test(test_escape_regex),
+        cmocka_unit_test(test_label_value_ok),   cmocka_unit_test(test_format_duration),
+        cmocka_unit_test(test_metric_names),     cmocka_unit_test(test_scope_errors),
+        cmocka_unit_test(test_saturation_query), cmocka_unit_test(test_idle_and_flow_query),
+        cmocka_unit_test(test_activation_query), cmocka_unit_test(test_form_body),
         cmocka_unit_test(test_many_models),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -206,7 +206,9 @@ static void test_errors(void **state)
         {200, "{\"a\":\"b\\\"}", ERR_UNAVAILABLE,
          "truncated JSON: the body ends at byte 10 inside an unfinished value (first error*"},
         {200, "{\"status\":\"success\"} x", ERR_UNAVAILABLE,
-         "invalid JSON near byte 21: {\"status\":\"success\"} x"},
+         "invalid JSON near byte 21: data after the top-level value"},
+        {200, "{\"a\":1} {", ERR_UNAVAILABLE,
+         "invalid JSON near byte 8: data after the top-level value"},
         /* shape */
         {200, "[]", ERR_UNAVAILABLE, "top level: must be an object"},
         {200, "{}", ERR_UNAVAILABLE, "status: must be \"success\" or \"error\""},
@@ -304,9 +306,9 @@ static void test_limits_and_args(void **state)
     char *big;
     (void)state;
 
-    assert_int_equal(promresp_parse(200, json, strlen(json), strlen(json) - 1, &r, why,
-                                    sizeof(why)),
-                     ERR_UNAVAILABLE);
+    assert_int_equal(
+        promresp_parse(200, json, strlen(json), strlen(json) - 1, &r, why, sizeof(why)),
+        ERR_UNAVAILABLE);
     assert_null(r);
     assert_string_equal(why, "response body of 63 bytes exceeds the limit of 62 bytes");
     assert_int_equal(promresp_parse(200, json, strlen(json), strlen(json), &r, why, sizeof(why)),
@@ -320,8 +322,7 @@ static void test_limits_and_args(void **state)
         ERR_UNAVAILABLE);
     assert_string_equal(why, "response body of 67108865 bytes exceeds the limit of 64 MiB");
     free(big);
-    assert_int_equal(promresp_parse(200, json, 4096, 2048, &r, why, sizeof(why)),
-                     ERR_UNAVAILABLE);
+    assert_int_equal(promresp_parse(200, json, 4096, 2048, &r, why, sizeof(why)), ERR_UNAVAILABLE);
     assert_string_equal(why, "response body of 4096 bytes exceeds the limit of 2 KiB");
 
     assert_int_equal(promresp_parse(200, NULL, 5, 0, &r, why, sizeof(why)), ERR_INVALID);
