@@ -273,7 +273,8 @@ static enum err_code take_wants(struct group *g, int64_t now, int64_t ttl, struc
     }
     out->n = k;
     pthread_mutex_unlock(&g->mu);
-    qsort(out->v, out->n, sizeof(*out->v), want_cmp);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(*out->v), want_cmp);
     return ERR_OK;
 }
 
