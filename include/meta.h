@@ -221,7 +221,12 @@ struct meta_options {
     void *select_arg;
     /* Fixed layers after the selected ones (the config's defaults). */
     const struct meta_layer *layers;
-    size_t n_layers; /* at most META_MAX_LAYERS - 1 */
+    size_t n_layers; /* at most META_MAX_LAYERS - 2 */
+    /* The llm-d.ai/managed path: the model id when metadata has no modelID
+     * (the llm-d.ai/model-id annotation), and a layer ranked right after
+     * the metadata (the ScaledObject's min/max and variant cost). */
+    const char *model_id_fallback;
+    const struct meta_layer *object_layer;
 };
 
 /* Everything GetMetrics/IsActive/StreamIsActive need from one ScaledObjectRef. */

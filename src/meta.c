@@ -906,12 +906,15 @@ static enum err_code check_target(const char *so_name, const char *so_namespace,
         "digit";
 
     /* modelID: required, any bytes but control bytes. */
-    if (!raw[TK_MODEL_ID]) {
+    const char *model_raw = raw[TK_MODEL_ID];
+    if (!model_raw && opt && opt->model_id_fallback)
+        model_raw = opt->model_id_fallback;
+    if (!model_raw) {
         why_set(why, why_len, "modelID: required");
         return ERR_INVALID;
     }
-    *model = trim(raw[TK_MODEL_ID], strlen(raw[TK_MODEL_ID]));
-    meta_quote(q, sizeof q, raw[TK_MODEL_ID]);
+    *model = trim(model_raw, strlen(model_raw));
+    meta_quote(q, sizeof q, model_raw);
     if (!model->len) {
         why_set(why, why_len, "modelID: %s must not be empty", q);
         return ERR_INVALID;
@@ -1093,15 +1096,17 @@ enum err_code meta_parse(const char *so_name, const char *so_namespace, const ch
     /* Layers: metadata, then the model's (override), then the fixed ones. */
     struct meta_layer layers[META_MAX_LAYERS];
     size_t nl = 0;
-    if (opt->n_layers > META_MAX_LAYERS - 1 || (opt->n_layers && !opt->layers)) {
+    if (opt->n_layers > META_MAX_LAYERS - 2 || (opt->n_layers && !opt->layers)) {
         meta_request_clear(&r);
         why_set(why, why_len, "meta_parse: %zu layers (max %d)", opt->n_layers,
-                META_MAX_LAYERS - 1);
+                META_MAX_LAYERS - 2);
         return ERR_INTERNAL;
     }
     layers[nl++] = (struct meta_layer){SOURCE_METADATA, &r.decision};
+    if (opt->object_layer)
+        layers[nl++] = *opt->object_layer;
     if (opt->select_layers) {
-        size_t cap = META_MAX_LAYERS - 1 - opt->n_layers;
+        size_t cap = META_MAX_LAYERS - nl - opt->n_layers;
         size_t got =
             opt->select_layers(opt->select_arg, r.namespace_, r.model_id, layers + nl, cap);
         if (got > cap) {

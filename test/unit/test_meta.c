@@ -918,9 +918,30 @@ static void test_layers(void **state)
     struct meta_options mopt = {.layers = many, .n_layers = META_MAX_LAYERS};
     assert_int_equal(parse_opt(md2, &mopt, &r, why), ERR_INTERNAL);
     assert_cleared(&r);
-    mopt.n_layers = META_MAX_LAYERS - 1; /* NULL decisions count as empty */
+    mopt.n_layers = META_MAX_LAYERS - 1; /* no room left for the object layer */
+    assert_int_equal(parse_opt(md2, &mopt, &r, why), ERR_INTERNAL);
+    assert_cleared(&r);
+    mopt.n_layers = META_MAX_LAYERS - 2; /* NULL decisions count as empty */
     assert_int_equal(parse_opt(md2, &mopt, &r, why), ERR_OK);
     meta_request_clear(&r);
+
+    /* The managed path: the model id falls back to the annotation's, and
+     * the object's layer ranks right after the metadata. */
+    {
+        static const char *const k0[] = {"minReplicas"}, *const v0[] = {"3"};
+        struct meta_decision obj = {0};
+        struct meta_layer ol = {"ScaledObject llm/so", &obj};
+        struct meta_options mo2 = {.model_id_fallback = "ibm/granite", .object_layer = &ol};
+        assert_int_equal(meta_decision_parse(&obj, "maxReplicas", "7", why, sizeof why), ERR_OK);
+        assert_int_equal(meta_decision_parse(&obj, "minReplicas", "2", why, sizeof why), ERR_OK);
+        assert_int_equal(meta_parse("so", "llm", k0, v0, 1, &mo2, &r, why, sizeof why), ERR_OK);
+        assert_string_equal(r.model_id, "ibm/granite");
+        assert_int_equal(r.resolved.min_replicas, 3); /* metadata wins */
+        assert_int_equal(r.resolved.max_replicas, 7); /* then the object */
+        meta_request_clear(&r);
+        assert_int_equal(meta_parse("so", "llm", k0, v0, 1, NULL, &r, why, sizeof why),
+                         ERR_INVALID); /* no fallback: modelID required */
+    }
 
     /* meta_resolve on its own: no layers gives the defaults. */
     struct meta_resolved res;
