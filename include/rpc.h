@@ -34,6 +34,7 @@ struct reflect;
 struct rpc_server;
 struct meta_request;
 struct config;
+struct kube;
 
 /*
  * Where requests get their data: one source per data group (the metrics
@@ -61,6 +62,7 @@ struct rpc_options {
     int64_t shutdown_grace_ms;
     bool allow_cross_namespace;
     const struct config *config; /* defaults and overrides (borrowed; may be NULL) */
+    struct kube *kube;           /* the llm-d.ai/managed path (borrowed; NULL = off) */
     struct rpc_router router;    /* copied; its arg is borrowed */
     struct reflect *reflect;  /* borrowed */
 };

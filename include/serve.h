@@ -33,6 +33,11 @@ struct serve_options {
     int64_t max_staleness_ms;
     int64_t max_response_bytes;
     bool allow_metadata_prometheus_url;
+    bool kube;
+    char *kube_api_url;
+    char *kube_token_file;
+    char *kube_ca_file;
+    int64_t kube_cache_ttl_ms;
     bool allow_cross_namespace;
     char *tls_cert_file;
     char *tls_key_file;

@@ -35,6 +35,8 @@
 #include "decide.h"
 #include "externalscaler.pb-c.h"
 #include "health.h"
+#include "kube.h"
+#include "managed.h"
 #include "log.h"
 #include "meta.h"
 #include "reflect.h"
@@ -132,6 +134,11 @@ struct rcall {
     grpc_byte_buffer *recv_bb;
 
     struct source *src; /* where c->req's data comes from (data calls, streams) */
+
+    /* the llm-d.ai/managed path */
+    struct kube_waiter kwaiter;
+    struct managed_ctx mctx;
+    bool mresolved;
 };
 
 struct rpc_server {
@@ -189,6 +196,7 @@ static void call_free(struct rcall *c)
         grpc_slice_unref(c->status_details);
     free(c->req_bytes);
     meta_request_clear(&c->req);
+    managed_ctx_clear(&c->mctx);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -405,10 +413,12 @@ static void view_free(struct kv_view *v)
 }
 
 static enum err_code parse_ref(struct rpc_server *srv, const Externalscaler__ScaledObjectRef *ref,
-                               struct meta_request *out, char *why, size_t why_len)
+                               const struct managed_ctx *mctx, struct meta_request *out,
+                               char *why, size_t why_len)
 {
     struct kv_view v;
     struct meta_options mo;
+    struct meta_layer object_layer;
     enum err_code rc;
 
     if (!ref) {
@@ -425,6 +435,14 @@ static enum err_code parse_ref(struct rpc_server *srv, const Externalscaler__Sca
         mo.select_layers = config_select_layers;
         mo.select_arg = (void *)srv->opt.config;
         mo.layers = config_default_layers(srv->opt.config, &mo.n_layers);
+    }
+    if (mctx && mctx->managed) {
+        /* The annotation path: model id and min/max/cost from the object,
+         * below whatever the trigger metadata says. */
+        mo.model_id_fallback = mctx->model_id;
+        object_layer.source = mctx->layer_source;
+        object_layer.decision = &mctx->layer;
+        mo.object_layer = &object_layer;
     }
     rc = meta_parse(ref->name ? ref->name : "", ref->namespace_ ? ref->namespace_ : "",
                     (const char *const *)v.keys, (const char *const *)v.values, v.n, &mo, out,
@@ -529,6 +547,63 @@ static void key_of(const struct meta_request *req, struct source_key *key)
     key->scale_to_zero_ms = req->resolved.scale_to_zero_ms;
 }
 
+enum step { STEP_READY, STEP_PARKED, STEP_ANSWERED };
+
+static void on_kube_ready(struct kube_waiter *w, enum err_code rc);
+
+/* The ScaledObjectRef's namespace and name, from the raw request. */
+static bool ref_names(struct rcall *c, char *ns, size_t ns_len, char *name, size_t name_len)
+{
+    Externalscaler__ScaledObjectRef *ref = NULL;
+    Externalscaler__GetMetricsRequest *gm = NULL;
+    const Externalscaler__ScaledObjectRef *r;
+
+    if (c->method == M_GET_METRICS) {
+        gm = externalscaler__get_metrics_request__unpack(NULL, c->req_len, c->req_bytes);
+        r = gm ? gm->scaledobjectref : NULL;
+    } else {
+        ref = externalscaler__scaled_object_ref__unpack(NULL, c->req_len, c->req_bytes);
+        r = ref;
+    }
+    if (r) {
+        snprintf(ns, ns_len, "%s", r->namespace_ ? r->namespace_ : "");
+        snprintf(name, name_len, "%s", r->name ? r->name : "");
+    }
+    if (gm)
+        externalscaler__get_metrics_request__free_unpacked(gm, NULL);
+    if (ref)
+        externalscaler__scaled_object_ref__free_unpacked(ref, NULL);
+    return r != NULL;
+}
+
+/*
+ * With --kube: read the ScaledObject (and, when it is llm-d.ai/managed, its
+ * variants and their scale targets) into c->mctx before the metadata is
+ * parsed. Parks on the kube cache when a read is in flight.
+ */
+static enum step resolve_managed(struct rcall *c)
+{
+    char why[META_WHY_LEN], ns[300], name[300];
+    enum err_code rc;
+
+    if (!c->srv->opt.kube || c->mresolved)
+        return STEP_READY;
+    if (!ref_names(c, ns, sizeof(ns), name, sizeof(name)))
+        return STEP_READY; /* malformed: the parse step answers */
+    call_ref(c); /* held by the kube waiter if the call parks */
+    rc = managed_resolve(c->srv->opt.kube, ns, name, &c->mctx, &c->kwaiter,
+                         deadline_ms(c->deadline), why, sizeof(why));
+    if (rc == ERR_AGAIN)
+        return STEP_PARKED; /* on_kube_ready() runs the call again */
+    call_unref(c);
+    if (rc) {
+        finish_error(c, rc, why);
+        return STEP_ANSWERED;
+    }
+    c->mresolved = true;
+    return STEP_READY;
+}
+
 /* Parse a GetMetrics/IsActive request into c->req and route it to c->src.
  * Returns false when the call has been answered with an error. */
 static bool prepare_data_call(struct rcall *c)
@@ -554,7 +629,7 @@ static bool prepare_data_call(struct rcall *c)
             return false;
         }
     }
-    rc = parse_ref(c->srv, ref, &c->req, why, sizeof(why));
+    rc = parse_ref(c->srv, ref, &c->mctx, &c->req, why, sizeof(why));
     if (rc) {
         finish_error(c, rc, why);
         goto out;
@@ -593,6 +668,12 @@ static void answer_data_call(struct rcall *c, bool may_park)
     struct table *t = NULL;
     enum err_code rc;
 
+    switch (resolve_managed(c)) {
+    case STEP_READY:
+        break;
+    default:
+        return;
+    }
     if (!c->src && !prepare_data_call(c))
         return;
     key_of(&c->req, &key);
@@ -616,13 +697,43 @@ static void answer_data_call(struct rcall *c, bool may_park)
         uint8_t buf[512];
         size_t len;
 
-        rc = decide_eval(t, &c->req, NULL, NULL, &d);
+        if (c->mctx.managed) {
+            /* Attribute the model's pods to variants (may read pods). */
+            const struct table_model *tm = table_find(t, c->req.namespace_, c->req.model_id);
+            size_t *attr = tm && tm->row_count ? calloc(tm->row_count, sizeof(*attr)) : NULL;
+            if (tm && tm->row_count && !attr) {
+                finish_error(c, ERR_NOMEM, "out of memory");
+                table_unref(t);
+                return;
+            }
+            if (attr) {
+                call_ref(c); /* held by the kube waiter if the call parks */
+                rc = managed_attribute(c->srv->opt.kube, c->req.namespace_, &c->mctx, tm, attr,
+                                       &c->kwaiter, deadline_ms(c->deadline), why, sizeof(why));
+                if (rc == ERR_AGAIN) {
+                    free(attr);
+                    table_unref(t);
+                    return; /* on_kube_ready() runs the call again */
+                }
+                call_unref(c);
+                if (rc) {
+                    free(attr);
+                    finish_error(c, rc, why);
+                    table_unref(t);
+                    return;
+                }
+            }
+            rc = managed_decide(t, &c->req, &c->mctx, attr, &d);
+            free(attr);
+        } else {
+            rc = decide_eval(t, &c->req, NULL, NULL, &d);
+        }
         if (rc) {
             finish_error(c, rc, "decision failed");
             table_unref(t);
             return;
         }
-        if (!d.has_series)
+        if (!d.has_series && !c->mctx.managed)
             warn_no_series(c->srv, &c->req);
         mv.metricname = c->req.metric_name;
         mv.metricvaluefloat = (double)d.desired;
@@ -668,6 +779,21 @@ static void on_parked_ready(struct source_waiter *w, enum err_code rc)
         answer_data_call(c, false);
     }
     call_unref(c); /* the parking lot's reference */
+}
+
+static void start_stream_is_active(struct rcall *c);
+
+static void on_kube_ready(struct kube_waiter *w, enum err_code rc)
+{
+    struct rcall *c = CONTAINER_OF(w, struct rcall, kwaiter);
+
+    if (rc == ERR_TIMEOUT)
+        finish_error(c, ERR_UNAVAILABLE, "kubernetes API: no answer in time");
+    else if (c->method == M_STREAM_IS_ACTIVE)
+        start_stream_is_active(c);
+    else
+        answer_data_call(c, false);
+    call_unref(c); /* the kube waiter's reference */
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -907,12 +1033,14 @@ static void start_stream_is_active(struct rcall *c)
     struct table *t;
     enum err_code rc;
 
+    if (resolve_managed(c) != STEP_READY)
+        return; /* parked (on_kube_ready() starts it again) or answered */
     ref = externalscaler__scaled_object_ref__unpack(NULL, c->req_len, c->req_bytes);
     if (!ref) {
         finish_error(c, ERR_INVALID, "ScaledObjectRef: malformed message");
         return;
     }
-    rc = parse_ref(c->srv, ref, &c->req, why, sizeof(why));
+    rc = parse_ref(c->srv, ref, &c->mctx, &c->req, why, sizeof(why));
     externalscaler__scaled_object_ref__free_unpacked(ref, NULL);
     if (rc) {
         finish_error(c, rc, why);
@@ -1123,6 +1251,7 @@ static void on_new_call(struct rpc_tag *t, bool ok)
     post_slot(c->w, c->method); /* keep the slot count constant */
     c->t_ops.fn = on_ops_done;
     c->waiter.fn = on_parked_ready;
+    c->kwaiter.fn = on_kube_ready;
 
     if (c->method == M_GENERIC) {
         char msg[300];
@@ -1205,6 +1334,8 @@ static void *reaper_main(void *arg)
     while (!atomic_load(&srv->reaper_stop)) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         srv->opt.router.expire(srv->opt.router.arg, source_now_ms());
+        if (srv->opt.kube)
+            kube_expire(srv->opt.kube, source_now_ms());
         nanosleep(&ts, NULL);
     }
     return NULL;

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "config.h"
+#include "kube.h"
 #include "mfile.h"
 #include "prom.h"
 #include "reflect.h"
@@ -60,6 +61,17 @@ static const struct opt_def opts[] = {
         "credentials)"},
     {"allow-cross-namespace", OPT_BOOL, OFF(allow_cross_namespace), "false", 0, 0,
      "let trigger metadata `namespace` name another namespace than the ScaledObject's"},
+    {"kube", OPT_BOOL, OFF(kube), "false", 0, 0,
+     "read llm-d.ai/managed ScaledObjects and their scale targets from the Kubernetes API "
+     "(in cluster: service-account token and CA)"},
+    {"kube-api-url", OPT_STRING, OFF(kube_api_url), NULL, 0, 0,
+     "Kubernetes API server URL, for use outside a cluster (implies --kube)"},
+    {"kube-token-file", OPT_STRING, OFF(kube_token_file), NULL, 0, 0,
+     "bearer token for the API server, re-read when it changes"},
+    {"kube-ca-file", OPT_STRING, OFF(kube_ca_file), NULL, 0, 0,
+     "CA bundle (PEM) to verify the API server"},
+    {"kube-cache-ttl", OPT_DURATION, OFF(kube_cache_ttl_ms), "15s", 100, 3600000,
+     "how long Kubernetes reads are reused before a background refresh"},
     {"tls-cert-file", OPT_STRING, OFF(tls_cert_file), NULL, 0, 0,
      "TLS certificate (PEM) for the gRPC port; re-read when it changes"},
     {"tls-key-file", OPT_STRING, OFF(tls_key_file), NULL, 0, 0, "TLS private key (PEM)"},
@@ -269,6 +281,7 @@ int serve_main(int argc, char **argv)
     struct mfile *mf = NULL;
     struct prom *prom = NULL;
     struct config *cfg = NULL;
+    struct kube *kube = NULL;
     struct reflect *refl = NULL;
     struct rpc_server *srv = NULL;
     struct rpc_options ro;
@@ -395,8 +408,33 @@ int serve_main(int argc, char **argv)
     ro.tls_client_ca_file = o.tls_client_ca_file;
     ro.shutdown_grace_ms = o.shutdown_grace_ms;
     ro.allow_cross_namespace = o.allow_cross_namespace;
+    if (o.kube || o.kube_api_url) {
+        struct kube_options ko;
+        memset(&ko, 0, sizeof(ko));
+        if (o.kube_api_url) {
+            ko.api_url = o.kube_api_url;
+            ko.token_file = o.kube_token_file;
+            ko.ca_file = o.kube_ca_file;
+        } else if (kube_options_in_cluster(&ko, why, sizeof(why)) != ERR_OK) {
+            code = 2;
+            goto out;
+        } else {
+            if (o.kube_token_file)
+                ko.token_file = o.kube_token_file;
+            if (o.kube_ca_file)
+                ko.ca_file = o.kube_ca_file;
+        }
+        ko.cache_ttl_ms = o.kube_cache_ttl_ms;
+        ko.timeout_ms = 5000;
+        rc = kube_start(&ko, &kube, why, sizeof(why));
+        if (rc) {
+            code = 2;
+            goto out;
+        }
+    }
     ro.reflect = refl;
     ro.config = cfg;
+    ro.kube = kube;
     rc = rpc_start(&ro, &srv, why, sizeof(why));
     if (rc) {
         code = 2;
@@ -426,6 +464,7 @@ out:
     if (code)
         log_write(LOG_ERROR, "serve", "%s", why);
     rpc_free(srv);
+    kube_stop(kube);
     mfile_stop(mf);
     prom_stop(prom);
     source_free(src);
