@@ -20,7 +20,9 @@
  * from files, re-read when they change, and never logged.
  *
  * Ownership: prom_start() returns an object the caller stops and frees with
- * prom_stop(); the config is borrowed and must outlive it.
+ * prom_stop(); the config store is borrowed and must outlive it. Each fetch
+ * round takes the current config version, so a reload applies from the
+ * next round.
  * Threading: prom_route/prom_subscribe/prom_expire are the rpc router
  * (struct rpc_router) and run on RPC threads without blocking on I/O.
  */
@@ -31,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cfgstore.h"
 #include "config.h"
 #include "err.h"
 #include "meta.h"
@@ -40,7 +43,7 @@
 struct prom;
 
 struct prom_options {
-    const struct config *config; /* endpoints and activationQuery (borrowed) */
+    struct cfgstore *configs;    /* endpoints and activationQuery (borrowed) */
     int64_t refresh_ms;          /* --refresh-interval, default 5s */
     int64_t interest_ttl_ms;     /* --interest-ttl, default 10m */
     int64_t max_staleness_ms;    /* --max-staleness, 0 = off */
@@ -55,6 +58,10 @@ SAT_WUR enum err_code prom_start(const struct prom_options *opt, struct prom **o
                                  size_t why_len);
 /* Stop every fetcher (an in-flight query is abandoned) and free. NULL ok. */
 void prom_stop(struct prom *p);
+/* After a config swap: start fetchers for new endpoints; endpoints gone
+ * from the config stop answering (their fetch rounds use the new settings
+ * of the endpoints that remain). */
+void prom_reload(struct prom *p);
 
 /* The rpc router (struct rpc_router) over p. */
 struct source *prom_route(void *arg, const struct meta_request *req, char *why, size_t why_len);

@@ -33,7 +33,7 @@
 struct reflect;
 struct rpc_server;
 struct meta_request;
-struct config;
+struct cfgstore;
 struct kube;
 
 /*
@@ -61,7 +61,7 @@ struct rpc_options {
     const char *tls_client_ca_file; /* NULL = no client certificates */
     int64_t shutdown_grace_ms;
     bool allow_cross_namespace;
-    const struct config *config; /* defaults and overrides (borrowed; may be NULL) */
+    struct cfgstore *configs;    /* defaults and overrides (borrowed; may be NULL) */
     struct kube *kube;           /* the llm-d.ai/managed path (borrowed; NULL = off) */
     struct rpc_router router;    /* copied; its arg is borrowed */
     struct reflect *reflect;  /* borrowed */

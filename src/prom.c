@@ -52,7 +52,7 @@ struct group {
 
 /* A file read on each fetch when its stat changed (token, password). */
 struct secret_file {
-    const char *path;
+    char *path; /* owned copy: a reload may change it */
     struct timespec mtime;
     off_t size;
     ino_t ino;
@@ -63,8 +63,13 @@ struct endpoint {
     struct prom *p;
     char *name;
     char *url; /* base URL */
-    const struct config_endpoint *cfg; /* NULL for a metadata URL */
-    int64_t timeout_ms;
+    bool from_config;  /* false: an endpoint from a metadata URL */
+    bool removed;      /* gone from the config after a reload (under p->mu) */
+    /* The endpoint's settings for the current fetch round (fetcher thread
+     * only; NULL between rounds and for metadata URLs). */
+    const struct config_endpoint *cfg;
+    const char *activation_query; /* the round's config activationQuery */
+    int64_t timeout_ms; /* under mu */
     struct secret_file token, password;
     pthread_t thread;
     bool thread_started;
@@ -388,6 +393,18 @@ static const char *secret(struct endpoint *ep, struct secret_file *f, const char
     return f->value;
 }
 
+/* Point a secret at path (a copy); a new path drops the cached value. */
+static void secret_set_path(struct secret_file *f, const char *path)
+{
+    if ((!f->path && !path) || (f->path && path && strcmp(f->path, path) == 0))
+        return;
+    free(f->path);
+    f->path = path ? strdup(path) : NULL;
+    wipe_free(f->value);
+    f->value = NULL;
+    memset(&f->mtime, 0, sizeof(f->mtime));
+}
+
 static struct req *req_new(struct endpoint *ep, const char *what, char *query)
 {
     const struct config_endpoint *c = ep->cfg;
@@ -690,7 +707,6 @@ static void group_failed(struct group *g, const char *cause)
 static void fetch_group(struct group *g, struct wants *w)
 {
     struct endpoint *ep = g->ep;
-    struct prom *p = ep->p;
     struct promql_scope *scope = NULL, *zero = NULL;
     struct req *reqs[2 + MAX_RETENTIONS];
     int64_t retentions[MAX_RETENTIONS];
@@ -749,7 +765,7 @@ static void fetch_group(struct group *g, struct wants *w)
         goto fail;
     }
     if (zero) {
-        const char *tmpl = p->opt.config ? p->opt.config->activation_query : NULL;
+        const char *tmpl = ep->activation_query;
         if (!tmpl) {
             act = calloc(1, sizeof(*act));
             if (!act || promql_flow_control_query(zero, &q, why, sizeof(why)) != ERR_OK ||
@@ -796,7 +812,7 @@ static void fetch_group(struct group *g, struct wants *w)
     for (i = 0; i < w->n; i++)
         if (table_builder_add_flow_control(b, w->v[i].ns, w->v[i].model, 0, why, sizeof(why)))
             goto nomem;
-    if (zero && !(p->opt.config && p->opt.config->activation_query)) {
+    if (zero && !ep->activation_query) {
         const struct promresp *fr = act[0]->result;
         for (i = 0; i < fr->count; i++) {
             const struct promresp_sample *s = &fr->samples[i];
@@ -888,6 +904,8 @@ static void *fetcher_main(void *arg)
 
     for (;;) {
         struct group *g, *head;
+        struct cfgver *ver = NULL;
+        const struct config *cfg;
         bool any = false;
 
         pthread_mutex_lock(&ep->mu);
@@ -916,6 +934,21 @@ static void *fetcher_main(void *arg)
         pthread_mutex_unlock(&ep->mu);
 
         next_due = source_now_ms() + p->opt.refresh_ms;
+        /* This round's settings: the config version current now. */
+        cfg = cfgstore_acquire(p->opt.configs, &ver);
+        ep->activation_query = cfg->activation_query;
+        if (ep->from_config) {
+            ep->cfg = config_endpoint(cfg, ep->name);
+            if (!ep->cfg) { /* removed by a reload: nothing to fetch */
+                cfgstore_release(ver);
+                continue;
+            }
+            pthread_mutex_lock(&ep->mu);
+            ep->timeout_ms = ep->cfg->timeout_ms;
+            pthread_mutex_unlock(&ep->mu);
+            secret_set_path(&ep->token, ep->cfg->bearer_token_file);
+            secret_set_path(&ep->password, ep->cfg->basic_password_file);
+        }
         for (g = head; g; g = g->next) { /* groups are only prepended: head..end is stable */
             struct wants w;
             if (take_wants(g, source_now_ms(), p->opt.interest_ttl_ms, &w) != ERR_OK)
@@ -928,6 +961,9 @@ static void *fetcher_main(void *arg)
         }
         if (any)
             atomic_fetch_add(&p->fetches, 1);
+        ep->cfg = NULL;
+        ep->activation_query = NULL;
+        cfgstore_release(ver);
     }
     return NULL;
 }
@@ -973,6 +1009,8 @@ static void endpoint_free(struct endpoint *ep)
         curl_multi_cleanup(ep->multi);
     wipe_free(ep->token.value);
     wipe_free(ep->password.value);
+    free(ep->token.path);
+    free(ep->password.path);
     pthread_mutex_destroy(&ep->mu);
     pthread_cond_destroy(&ep->cv);
     free(ep->name);
@@ -988,12 +1026,10 @@ static struct endpoint *endpoint_new(struct prom *p, const char *name, const cha
     if (!ep)
         return NULL;
     ep->p = p;
-    ep->cfg = cfg;
+    ep->from_config = cfg != NULL;
     ep->name = strdup(name);
     ep->url = strdup(url);
     ep->timeout_ms = cfg ? cfg->timeout_ms : CONFIG_DEFAULT_TIMEOUT_MS;
-    ep->token.path = cfg ? cfg->bearer_token_file : NULL;
-    ep->password.path = cfg ? cfg->basic_password_file : NULL;
     pthread_mutex_init(&ep->mu, NULL);
     pthread_cond_init(&ep->cv, NULL);
     ep->multi = curl_multi_init();
@@ -1020,7 +1056,7 @@ enum err_code prom_start(const struct prom_options *opt, struct prom **out, char
     size_t i;
 
     *out = NULL;
-    if (!opt->config || opt->refresh_ms <= 0 || opt->interest_ttl_ms <= 0) {
+    if (!opt->configs || opt->refresh_ms <= 0 || opt->interest_ttl_ms <= 0) {
         snprintf(why, why_len, "prom_start: bad options");
         return ERR_INVALID;
     }
@@ -1031,19 +1067,70 @@ enum err_code prom_start(const struct prom_options *opt, struct prom **out, char
     if (!p->opt.max_response_bytes)
         p->opt.max_response_bytes = PROMRESP_DEFAULT_MAX_BODY;
     pthread_mutex_init(&p->mu, NULL);
-    for (i = 0; i < opt->config->n_endpoints; i++) {
-        const struct config_endpoint *c = &opt->config->endpoints[i];
-        struct endpoint *ep = endpoint_new(p, c->name, c->url, c);
-        if (!ep) {
-            snprintf(why, why_len, "prometheus \"%s\": could not start its fetcher", c->name);
-            prom_stop(p);
-            return ERR_NOMEM;
+    {
+        struct cfgver *ver;
+        const struct config *cfg = cfgstore_acquire(opt->configs, &ver);
+        for (i = 0; i < cfg->n_endpoints; i++) {
+            const struct config_endpoint *c = &cfg->endpoints[i];
+            struct endpoint *ep = endpoint_new(p, c->name, c->url, c);
+            if (!ep) {
+                snprintf(why, why_len, "prometheus \"%s\": could not start its fetcher",
+                         c->name);
+                cfgstore_release(ver);
+                prom_stop(p);
+                return ERR_NOMEM;
+            }
+            ep->next = p->endpoints;
+            p->endpoints = ep;
         }
-        ep->next = p->endpoints;
-        p->endpoints = ep;
+        cfgstore_release(ver);
     }
     *out = p;
     return ERR_OK;
+}
+
+void prom_reload(struct prom *p)
+{
+    struct cfgver *ver;
+    const struct config *cfg;
+    struct endpoint *ep;
+    size_t i;
+
+    if (!p)
+        return;
+    cfg = cfgstore_acquire(p->opt.configs, &ver);
+    pthread_mutex_lock(&p->mu);
+    for (ep = p->endpoints; ep; ep = ep->next) {
+        const struct config_endpoint *c;
+        if (!ep->from_config)
+            continue;
+        c = config_endpoint(cfg, ep->name);
+        ep->removed = c == NULL;
+        if (c && strcmp(c->url, ep->url) != 0)
+            log_write(LOG_WARN, "prometheus",
+                      "endpoint \"%s\": a changed url applies after a restart; other settings "
+                      "apply now",
+                      ep->name);
+    }
+    for (i = 0; i < cfg->n_endpoints; i++) {
+        const struct config_endpoint *c = &cfg->endpoints[i];
+        for (ep = p->endpoints; ep; ep = ep->next)
+            if (ep->from_config && strcmp(ep->name, c->name) == 0)
+                break;
+        if (ep)
+            continue;
+        ep = endpoint_new(p, c->name, c->url, c);
+        if (!ep) {
+            log_write(LOG_ERROR, "prometheus", "endpoint \"%s\": could not start its fetcher",
+                      c->name);
+            continue;
+        }
+        ep->next = p->endpoints;
+        p->endpoints = ep;
+        log_write(LOG_INFO, "prometheus", "endpoint \"%s\" added", c->name);
+    }
+    pthread_mutex_unlock(&p->mu);
+    cfgstore_release(ver);
 }
 
 void prom_stop(struct prom *p)
@@ -1077,7 +1164,7 @@ struct source *prom_route(void *arg, const struct meta_request *req, char *why, 
 
     pthread_mutex_lock(&p->mu);
     for (ep = p->endpoints; ep; ep = ep->next)
-        if (strcmp(ep->name, name) == 0)
+        if (!ep->removed && strcmp(ep->name, name) == 0)
             break;
     if (!ep && is_url(name)) {
         if (!p->opt.allow_metadata_url) {

@@ -31,6 +31,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+#include "cfgstore.h"
 #include "config.h"
 #include "decide.h"
 #include "externalscaler.pb-c.h"
@@ -419,6 +420,7 @@ static enum err_code parse_ref(struct rpc_server *srv, const Externalscaler__Sca
     struct kv_view v;
     struct meta_options mo;
     struct meta_layer object_layer;
+    struct cfgver *ver = NULL;
     enum err_code rc;
 
     if (!ref) {
@@ -430,11 +432,13 @@ static enum err_code parse_ref(struct rpc_server *srv, const Externalscaler__Sca
         return rc;
     memset(&mo, 0, sizeof(mo));
     mo.allow_cross_namespace = srv->opt.allow_cross_namespace;
-    if (srv->opt.config) {
-        /* Resolution: metadata, the model's override, the config's defaults. */
+    if (srv->opt.configs) {
+        /* Resolution: metadata, the model's override, the config's defaults,
+         * from the config version current now (a reload may swap it). */
+        const struct config *cfg = cfgstore_acquire(srv->opt.configs, &ver);
         mo.select_layers = config_select_layers;
-        mo.select_arg = (void *)srv->opt.config;
-        mo.layers = config_default_layers(srv->opt.config, &mo.n_layers);
+        mo.select_arg = (void *)cfg;
+        mo.layers = config_default_layers(cfg, &mo.n_layers);
     }
     if (mctx && mctx->managed) {
         /* The annotation path: model id and min/max/cost from the object,
@@ -447,6 +451,7 @@ static enum err_code parse_ref(struct rpc_server *srv, const Externalscaler__Sca
     rc = meta_parse(ref->name ? ref->name : "", ref->namespace_ ? ref->namespace_ : "",
                     (const char *const *)v.keys, (const char *const *)v.values, v.n, &mo, out,
                     why, why_len);
+    cfgstore_release(ver);
     view_free(&v);
     return rc;
 }

@@ -6,6 +6,8 @@
 
 #include <ctype.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include <grpc/support/log.h>
 
 #include "log.h"
+#include "cfgstore.h"
 #include "config.h"
 #include "kube.h"
 #include "mfile.h"
@@ -241,6 +244,96 @@ fail:
     return rc;
 }
 
+/* ---- configuration ------------------------------------------------------ */
+
+/* The config from --config (or an empty one) plus --prometheus-url, checked
+ * (files readable). ERR_* with why naming the flag and key. */
+static enum err_code load_config(const struct serve_options *o, struct config **out, char *why,
+                                 size_t why_len)
+{
+    char inner[CONFIG_WHY_LEN];
+    enum err_code rc;
+
+    *out = NULL;
+    if (o->config_file) {
+        rc = config_load_file(o->config_file, out, inner, sizeof(inner));
+        if (!rc)
+            rc = config_check_files(*out, inner, sizeof(inner));
+        if (rc) {
+            snprintf(why, why_len, "--config: %s", inner);
+            config_free(*out);
+            *out = NULL;
+            return rc;
+        }
+    } else if ((rc = config_parse("{}", 2, out, inner, sizeof(inner))) != ERR_OK) {
+        snprintf(why, why_len, "%s", inner);
+        return rc;
+    }
+    if (o->prometheus_url &&
+        (rc = config_set_default_url(*out, o->prometheus_url, inner, sizeof(inner))) != ERR_OK) {
+        snprintf(why, why_len, "--prometheus-url: %s", inner);
+        config_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    return ERR_OK;
+}
+
+struct file_stamp {
+    struct timespec mtime, ctime;
+    off_t size;
+    ino_t ino;
+    bool exists;
+};
+
+static struct file_stamp stamp_of(const char *path)
+{
+    struct file_stamp f;
+    struct stat st;
+    memset(&f, 0, sizeof(f));
+    if (path && stat(path, &st) == 0) {
+        f.exists = true;
+        f.mtime = st.st_mtim;
+        f.ctime = st.st_ctim;
+        f.size = st.st_size;
+        f.ino = st.st_ino;
+    }
+    return f;
+}
+
+static bool stamp_equal(const struct file_stamp *a, const struct file_stamp *b)
+{
+    return a->exists == b->exists && a->size == b->size && a->ino == b->ino &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* Reload: a bad new file is rejected and the running config kept. */
+static void reload_config(const struct serve_options *o, struct cfgstore *store, struct prom *prom,
+                          const char *why_reload)
+{
+    struct config *next = NULL;
+    char why[CONFIG_WHY_LEN + 64];
+    uint64_t gen;
+
+    if (load_config(o, &next, why, sizeof(why)) != ERR_OK) {
+        log_write(LOG_ERROR, "config", "%s: new config rejected, keeping the running one: %s",
+                  why_reload, why);
+        return;
+    }
+    if (!o->metrics_file && next->n_endpoints == 0) {
+        log_write(LOG_ERROR, "config",
+                  "%s: new config rejected (no Prometheus endpoint left), keeping the running one",
+                  why_reload);
+        config_free(next);
+        return;
+    }
+    gen = cfgstore_swap(store, next);
+    prom_reload(prom);
+    log_write(LOG_INFO, "config", "%s: config reloaded (generation %llu)", why_reload,
+              (unsigned long long)gen);
+}
+
 /* ---- the metrics-file router: one source answers everything ----------- */
 
 static struct source *static_route(void *arg, const struct meta_request *req, char *why,
@@ -282,6 +375,8 @@ int serve_main(int argc, char **argv)
     struct prom *prom = NULL;
     struct config *cfg = NULL;
     struct kube *kube = NULL;
+    struct cfgstore *store = NULL;
+    struct file_stamp seen;
     struct reflect *refl = NULL;
     struct rpc_server *srv = NULL;
     struct rpc_options ro;
@@ -309,24 +404,9 @@ int serve_main(int argc, char **argv)
         return 2;
     }
     log_setup(level, format);
-    if (o.config_file) {
-        rc = config_load_file(o.config_file, &cfg, why, sizeof(why));
-        if (!rc)
-            rc = config_check_files(cfg, why, sizeof(why));
-        if (rc) {
-            fprintf(stderr, "saturation-scaler serve: --config: %s\n", why);
-            config_free(cfg);
-            serve_options_clear(&o);
-            return 2;
-        }
-    } else if (config_parse("{}", 2, &cfg, why, sizeof(why)) != ERR_OK) {
+    rc = load_config(&o, &cfg, why, sizeof(why));
+    if (rc) {
         fprintf(stderr, "saturation-scaler serve: %s\n", why);
-        serve_options_clear(&o);
-        return 1;
-    }
-    if (o.prometheus_url && config_set_default_url(cfg, o.prometheus_url, why, sizeof(why))) {
-        fprintf(stderr, "saturation-scaler serve: --prometheus-url: %s\n", why);
-        config_free(cfg);
         serve_options_clear(&o);
         return 2;
     }
@@ -365,6 +445,13 @@ int serve_main(int argc, char **argv)
         code = 1;
         goto out;
     }
+    store = cfgstore_new(cfg);
+    cfg = NULL; /* owned by the store */
+    if (!store) {
+        snprintf(why, sizeof(why), "out of memory");
+        code = 1;
+        goto out;
+    }
     memset(&ro, 0, sizeof(ro));
     if (o.metrics_file) {
         src = source_new("metrics file", 5000);
@@ -385,7 +472,7 @@ int serve_main(int argc, char **argv)
     } else {
         struct prom_options po;
         memset(&po, 0, sizeof(po));
-        po.config = cfg;
+        po.configs = store;
         po.refresh_ms = o.refresh_ms;
         po.interest_ttl_ms = o.interest_ttl_ms;
         po.max_staleness_ms = o.max_staleness_ms;
@@ -433,7 +520,7 @@ int serve_main(int argc, char **argv)
         }
     }
     ro.reflect = refl;
-    ro.config = cfg;
+    ro.configs = store;
     ro.kube = kube;
     rc = rpc_start(&ro, &srv, why, sizeof(why));
     if (rc) {
@@ -445,11 +532,25 @@ int serve_main(int argc, char **argv)
               o.metrics_file ? "metrics file " : "Prometheus endpoints",
               o.metrics_file ? o.metrics_file : "");
 
+    seen = stamp_of(o.config_file);
     for (;;) {
-        if (sigwait(&sigs, &sig) != 0)
+        struct timespec tick = {1, 0};
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig < 0) {
+            /* once a second: has the config file changed? */
+            struct file_stamp now;
+            if (!o.config_file)
+                continue;
+            now = stamp_of(o.config_file);
+            if (stamp_equal(&now, &seen))
+                continue;
+            seen = now;
+            reload_config(&o, store, prom, "config file changed");
             continue;
+        }
         if (sig == SIGHUP) {
-            log_write(LOG_INFO, "serve", "SIGHUP: nothing to reload in this version");
+            seen = stamp_of(o.config_file);
+            reload_config(&o, store, prom, "SIGHUP");
             continue;
         }
         break;
@@ -469,6 +570,7 @@ out:
     prom_stop(prom);
     source_free(src);
     reflect_free(refl);
+    cfgstore_free(store);
     config_free(cfg);
     curl_global_cleanup();
     grpc_shutdown();

@@ -47,13 +47,17 @@ static struct source *route(struct prom *p, const char *k1, const char *v1, cons
     return s;
 }
 
+static struct cfgstore *store;
+
 static struct prom *start(struct config *cfg, bool allow_url)
 {
     struct prom_options o;
     struct prom *p = NULL;
     char why[256];
     memset(&o, 0, sizeof(o));
-    o.config = cfg;
+    store = cfgstore_new(cfg); /* owns cfg from now on */
+    assert_non_null(store);
+    o.configs = store;
     o.refresh_ms = 60000;
     o.interest_ttl_ms = 600000;
     o.allow_metadata_url = allow_url;
@@ -100,9 +104,25 @@ static void test_routing(void **state)
     prom_get_stats(p, &st);
     assert_int_equal(st.queries, 0); /* nothing was of interest: nothing sent */
     prom_expire(p, 0);
+
+    /* A reload that drops "thanos" and adds "mimir": routing follows. */
+    {
+        static const char next_json[] =
+            "{\"prometheus\":{\"default\":{\"url\":\"http://127.0.0.1:9\"},"
+            "\"mimir\":{\"url\":\"http://127.0.0.1:9/mimir\"}}}";
+        struct config *next = NULL;
+        assert_int_equal(config_parse(next_json, strlen(next_json), &next, why, sizeof(why)),
+                         ERR_OK);
+        assert_int_equal(cfgstore_swap(store, next), 2);
+        prom_reload(p);
+        assert_null(route(p, "prometheus", "thanos", NULL, NULL, why, sizeof(why)));
+        assert_non_null(strstr(why, "not a configured endpoint"));
+        assert_non_null(route(p, "prometheus", "mimir", NULL, NULL, why, sizeof(why)));
+        assert_ptr_equal(a, route(p, NULL, NULL, NULL, NULL, why, sizeof(why)));
+    }
     prom_stop(p);
     prom_stop(NULL);
-    config_free(cfg);
+    cfgstore_free(store);
 }
 
 static void test_metadata_urls(void **state)
@@ -130,7 +150,7 @@ static void test_metadata_urls(void **state)
     assert_null(route(p, "prometheus", "http://127.0.0.1:99", NULL, NULL, why, sizeof(why)));
     assert_non_null(strstr(why, "too many endpoints"));
     prom_stop(p);
-    config_free(cfg);
+    cfgstore_free(store);
 }
 
 int main(void)
