@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "analyze.h"
+#include "config.h"
 #include "err.h"
 #include "serve.h"
 
@@ -30,6 +31,7 @@ struct command {
 
 static int cmd_serve(int argc, char **argv);
 static int cmd_analyze(int argc, char **argv);
+static int cmd_check_config(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -37,6 +39,8 @@ static const struct command commands[] = {
     {"serve", NULL, "run the KEDA external scaler (gRPC; the default; serve --help)", cmd_serve},
     {"analyze", NULL, "read per-pod metrics as JSON on stdin, print the decision as JSON",
      cmd_analyze},
+    {"check-config", NULL, "validate a --config file: exit 0, or non-zero naming the bad key",
+     cmd_check_config},
     {"help", "--help", "show this help", cmd_help},
     {"version", "--version", "print the version", cmd_version},
 };
@@ -152,6 +156,30 @@ static int cmd_analyze(int argc, char **argv)
     fputc('\n', stdout);
     free(out);
     return finish_stdout("analyze");
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+    char why[CONFIG_WHY_LEN];
+    struct config *c = NULL;
+    enum err_code rc;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s check-config FILE\n", PROG);
+        return EXIT_USAGE;
+    }
+    rc = config_load_file(argv[1], &c, why, sizeof why);
+    if (!rc)
+        rc = config_check_files(c, why, sizeof why);
+    if (rc) {
+        fprintf(stderr, "%s check-config: %s\n", PROG, why);
+        config_free(c);
+        return EXIT_FAILURE;
+    }
+    printf("%s: ok (%zu Prometheus endpoints, %zu overrides%s)\n", argv[1], c->n_endpoints,
+           c->n_overrides, c->activation_query ? ", an activationQuery" : "");
+    config_free(c);
+    return finish_stdout("check-config");
 }
 
 static int cmd_help(int argc, char **argv)

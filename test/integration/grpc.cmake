@@ -58,6 +58,7 @@ set(SAT_GRPC_TESTS
     stream 120
     ops 180
     tls 120
+    config 120
     leak 300)
 while(SAT_GRPC_TESTS)
   list(POP_FRONT SAT_GRPC_TESTS name timeout)
