@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "sat.h"
 #include "util.h"
 
 /*
@@ -35,5 +36,13 @@
  */
 SAT_WUR enum err_code analyze_run(const char *json, size_t len, char **out_json, char *why,
                                   size_t why_len);
+
+/*
+ * Add the analysis fields of the output schema above (totalReplicas ...
+ * variants; not "targets") to root, a cJSON object (cJSON *) the caller
+ * owns. Used by /debug/decision so it shows the very same shape.
+ */
+SAT_WUR enum err_code analyze_render_analysis(void *root, const struct sat_analysis *a, char *why,
+                                              size_t why_len);
 
 #endif

@@ -79,7 +79,8 @@
 
 /*
  * A KEDA ScaledObject. managed is true only when the annotation
- * llm-d.ai/managed is exactly "true" ("True", "yes", "" are not).
+ * llm-d.ai/managed is exactly the string "true" ("True", "yes", "", a JSON
+ * boolean are not).
  * Only on a managed object are the other llm-d.ai annotations read (and
  * validated); on any other object model_id is NULL, has_cost false and
  * cost the default, whatever the annotations say.
@@ -127,7 +128,7 @@ struct kubeobj_workload {
     char *kind; /* "Deployment" or "LeaderWorkerSet": other kinds are refused */
     char *name; /* metadata.name, required */
     bool has_spec_replicas;
-    int64_t spec_replicas;  /* spec.replicas; 1 (the API default) when absent */
+    int64_t spec_replicas;   /* spec.replicas; 1 (the API default) when absent */
     int64_t status_replicas; /* status.replicas; 0 when absent (omitted when 0) */
     int64_t ready_replicas;  /* status.readyReplicas; 0 when absent */
     char *role;              /* the pod template's llm-d.ai/role label; NULL when absent */
@@ -139,12 +140,12 @@ struct kubeobj_workload {
  * controller: true, else the first entry, else none.
  */
 struct kubeobj_object {
-    char *name;       /* metadata.name, required */
-    char *namespace_; /* metadata.namespace; NULL when absent */
-    char *kind;       /* kind; NULL when absent (a single GET always sends it;
-                       * PodList items get "Pod") */
-    char *owner_kind; /* NULL when there is no owner */
-    char *owner_name; /* NULL when there is no owner */
+    char *name;          /* metadata.name, required */
+    char *namespace_;    /* metadata.namespace; NULL when absent */
+    char *kind;          /* kind; NULL when absent (a single GET always sends it;
+                          * PodList items get "Pod") */
+    char *owner_kind;    /* NULL when there is no owner */
+    char *owner_name;    /* NULL when there is no owner */
     char **label_names;  /* metadata.labels, in the order sent; NULL when none */
     char **label_values; /* label_values[i] belongs to label_names[i] */
     size_t label_count;

@@ -772,11 +772,10 @@ static enum err_code render_variant(cJSON *arr, const struct sat_variant_analysi
     return add_int64(o, "maxQueueLength", v->max_queue, w);
 }
 
-/* Build the output tree into root (owned by the caller). */
-static enum err_code render(cJSON *root, const struct input *in, const struct sat_analysis *a,
-                            const struct sat_decision *dec, struct why *w)
+/* The analysis part of the output (everything but "targets"). */
+static enum err_code render_analysis(cJSON *root, const struct sat_analysis *a, struct why *w)
 {
-    cJSON *variants, *targets;
+    cJSON *variants;
     size_t i;
     enum err_code rc;
 
@@ -808,6 +807,20 @@ static enum err_code render(cJSON *root, const struct input *in, const struct sa
         if (rc)
             return rc;
     }
+    return ERR_OK;
+}
+
+/* Build the output tree into root (owned by the caller). */
+static enum err_code render(cJSON *root, const struct input *in, const struct sat_analysis *a,
+                            const struct sat_decision *dec, struct why *w)
+{
+    cJSON *targets;
+    size_t i;
+    enum err_code rc;
+
+    rc = render_analysis(root, a, w);
+    if (rc)
+        return rc;
     if (!in->have_variants)
         return ERR_OK;
     targets = cJSON_AddObjectToObject(root, "targets");
@@ -927,4 +940,15 @@ enum err_code analyze_run(const char *json, size_t len, char **out_json, char *w
     input_clear(&in);
     cJSON_Delete(root);
     return rc;
+}
+
+enum err_code analyze_render_analysis(void *root, const struct sat_analysis *a, char *why,
+                                      size_t why_len)
+{
+    struct why w;
+    w.buf = why;
+    w.len = why_len;
+    if (why != NULL && why_len > 0)
+        why[0] = '\0';
+    return render_analysis(root, a, &w);
 }

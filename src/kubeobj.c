@@ -82,7 +82,9 @@ static enum err_code no_memory(const struct ctx *c)
 /* What a JSON value is, for "(got ...)": -1, "abc", true, null, an array. */
 static void describe(const cJSON *v, char *buf, size_t len)
 {
-    if (cJSON_IsNumber(v))
+    if (v == NULL)
+        snprintf(buf, len, "nothing");
+    else if (cJSON_IsNumber(v))
         util_fmt_double(buf, len, v->valuedouble);
     else if (cJSON_IsString(v))
         meta_quote(buf, len, v->valuestring);
@@ -311,6 +313,13 @@ static enum err_code want_string(const struct ctx *c, const cJSON *v, const char
     return fail(c, path, "must be a string (got %s)", got);
 }
 
+static enum err_code want_required_string(const struct ctx *c, const cJSON *v, const char *path)
+{
+    if (v == NULL)
+        return fail(c, path, "is required");
+    return want_string(c, v, path);
+}
+
 /*
  * *out = a copy of obj[key] when it is a string. Absent: an error when
  * required, else a copy of dflt (NULL stays NULL).
@@ -495,9 +504,8 @@ static enum err_code read_scaledobject(const struct ctx *c, const cJSON *root,
         return rc;
     if (so->managed && so->min > so->max) {
         if (so->has_max)
-            return fail(c, "spec.minReplicaCount",
-                        "%lld is greater than spec.maxReplicaCount %lld", (long long)so->min,
-                        (long long)so->max);
+            return fail(c, "spec.minReplicaCount", "%lld is greater than spec.maxReplicaCount %lld",
+                        (long long)so->min, (long long)so->max);
         return fail(c, "spec.minReplicaCount",
                     "%lld is greater than the default maxReplicaCount %d", (long long)so->min,
                     KUBEOBJ_DEFAULT_MAX_REPLICAS);
@@ -908,11 +916,11 @@ static enum err_code read_owner_refs(const struct ctx *c, const cJSON *meta,
             return fail(c, path, "must be an object (got %s)", got);
         }
         snprintf(path, sizeof(path), "metadata.ownerReferences[%zu].kind", i);
-        rc = want_string(c, member(r, "kind"), path);
+        rc = want_required_string(c, member(r, "kind"), path);
         if (rc)
             return rc;
         snprintf(path, sizeof(path), "metadata.ownerReferences[%zu].name", i);
-        rc = want_string(c, member(r, "name"), path);
+        rc = want_required_string(c, member(r, "name"), path);
         if (rc)
             return rc;
         ctl = member(r, "controller");
