@@ -35,6 +35,7 @@ struct rpc_server;
 struct meta_request;
 struct cfgstore;
 struct kube;
+struct decisions;
 
 /*
  * Where requests get their data: one source per data group (the metrics
@@ -63,6 +64,7 @@ struct rpc_options {
     bool allow_cross_namespace;
     struct cfgstore *configs;    /* defaults and overrides (borrowed; may be NULL) */
     struct kube *kube;           /* the llm-d.ai/managed path (borrowed; NULL = off) */
+    struct decisions *decisions; /* last decision per ScaledObject (borrowed; may be NULL) */
     struct rpc_router router;    /* copied; its arg is borrowed */
     struct reflect *reflect;  /* borrowed */
 };
@@ -81,6 +83,9 @@ int rpc_port(const struct rpc_server *s);
 void rpc_shutdown(struct rpc_server *s);
 /* NULL is a no-op. Calls rpc_shutdown() if needed. */
 void rpc_free(struct rpc_server *s);
+
+/* Serving (started, not shutting down): what /readyz reports. */
+bool rpc_ready(struct rpc_server *s);
 
 /* Number of open StreamIsActive / Health.Watch streams. */
 size_t rpc_open_streams(struct rpc_server *s);

@@ -24,6 +24,7 @@
 
 struct serve_options {
     char *listen;
+    char *http_listen;
     int64_t workers; /* 0 = the CPUs this process may use */
     char *metrics_file;
     char *config_file;

@@ -34,6 +34,7 @@
 #include "cfgstore.h"
 #include "config.h"
 #include "decide.h"
+#include "decisions.h"
 #include "externalscaler.pb-c.h"
 #include "health.h"
 #include "kube.h"
@@ -745,13 +746,9 @@ static void answer_data_call(struct rcall *c, bool may_park)
         mv.metricvalue = (int64_t)ceil(mv.metricvaluefloat);
         resp.n_metricvalues = 1;
         resp.metricvalues = mvs;
-        LOG_AT(LOG_DEBUG, "decision",
-               "%s/%s model=%s desired=%lld current=%lld action=%s nonSaturated=%zu "
-               "avgSpareKv=%.4f avgSpareQueue=%.2f reason=%s",
-               c->req.namespace_, c->req.name, c->req.model_id, (long long)d.desired,
-               (long long)d.current, sat_action_str(d.decision.action),
-               d.analysis.non_saturated_count, d.analysis.avg_spare_kv,
-               d.analysis.avg_spare_queue, d.analysis.scale_up_reason);
+        if (c->srv->opt.decisions) /* takes the analysis; logs changes */
+            decisions_record(c->srv->opt.decisions, &c->req, source_name(c->src), &d,
+                             source_now_ms());
         decide_result_clear(&d);
         len = externalscaler__get_metrics_response__pack(&resp, buf);
         finish_unary(c, GRPC_STATUS_OK, NULL, buf, len);
@@ -1586,6 +1583,11 @@ fail:
 int rpc_port(const struct rpc_server *s)
 {
     return s ? s->port : 0;
+}
+
+bool rpc_ready(struct rpc_server *s)
+{
+    return s && !atomic_load(&s->shutting_down);
 }
 
 size_t rpc_open_streams(struct rpc_server *s)

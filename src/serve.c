@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include "log.h"
 #include "cfgstore.h"
 #include "config.h"
+#include "decisions.h"
+#include "httpd.h"
 #include "kube.h"
 #include "mfile.h"
 #include "prom.h"
@@ -41,6 +44,9 @@ struct opt_def {
 
 static const struct opt_def opts[] = {
     {"listen", OPT_STRING, OFF(listen), "[::]:6000", 0, 0, "gRPC listen address (host:port)"},
+    {"http-listen", OPT_STRING, OFF(http_listen), ":8080", 0, 0,
+     "HTTP for probes and scrapes: /healthz, /readyz, /metrics, /debug/decision (\"off\" to "
+     "disable)"},
     {"workers", OPT_INT, OFF(workers), "0", 0, 1024,
      "gRPC worker threads; 0 = the CPUs this process may use (affinity, cgroup quota)"},
     {"metrics-file", OPT_STRING, OFF(metrics_file), NULL, 0, 0,
@@ -355,6 +361,37 @@ static void static_expire(void *arg, int64_t now_ms)
     source_expire(arg, now_ms);
 }
 
+/* ---- the HTTP endpoint's callbacks --------------------------------------- */
+
+struct http_ctx {
+    _Atomic(struct rpc_server *) srv; /* set by main once serving */
+    struct decisions *decisions;
+};
+
+static bool http_ready(void *arg)
+{
+    struct http_ctx *h = arg;
+    struct rpc_server *srv = atomic_load(&h->srv);
+    return srv && rpc_ready(srv);
+}
+
+static enum err_code http_metrics(void *arg, char **text, size_t *len)
+{
+    (void)arg;
+    *text = strdup("# self-metrics: see the metrics module\n");
+    if (!*text)
+        return ERR_NOMEM;
+    *len = strlen(*text);
+    return ERR_OK;
+}
+
+static enum err_code http_decision(void *arg, const char *ns, const char *so, char **json,
+                                   size_t *len)
+{
+    struct http_ctx *h = arg;
+    return decisions_json(h->decisions, ns, so, json, len);
+}
+
 /* gRPC core's own log lines, into our stream. */
 static void grpc_log_bridge(gpr_log_func_args *args)
 {
@@ -377,6 +414,9 @@ int serve_main(int argc, char **argv)
     struct kube *kube = NULL;
     struct cfgstore *store = NULL;
     struct file_stamp seen;
+    struct decisions *decisions = NULL;
+    struct httpd *http = NULL;
+    struct http_ctx hctx;
     struct reflect *refl = NULL;
     struct rpc_server *srv = NULL;
     struct rpc_options ro;
@@ -519,26 +559,54 @@ int serve_main(int argc, char **argv)
             goto out;
         }
     }
+    decisions = decisions_new(60000);
+    if (!decisions) {
+        snprintf(why, sizeof(why), "out of memory");
+        code = 1;
+        goto out;
+    }
+    memset(&hctx, 0, sizeof(hctx));
+    hctx.decisions = decisions;
+    if (strcmp(o.http_listen, "off") != 0) {
+        struct httpd_options ho;
+        memset(&ho, 0, sizeof(ho));
+        ho.listen = o.http_listen;
+        ho.ready = http_ready;
+        ho.metrics = http_metrics;
+        ho.decision = http_decision;
+        ho.arg = &hctx;
+        rc = httpd_start(&ho, &http, why, sizeof(why));
+        if (rc) {
+            code = 2;
+            goto out;
+        }
+    }
     ro.reflect = refl;
     ro.configs = store;
     ro.kube = kube;
+    ro.decisions = decisions;
     rc = rpc_start(&ro, &srv, why, sizeof(why));
     if (rc) {
         code = 2;
         goto out;
     }
-    log_write(LOG_INFO, "serve", "serving on %s (port %d, %d workers, %s) from %s%s",
+    atomic_store(&hctx.srv, srv);
+    log_write(LOG_INFO, "serve",
+              "serving on %s (port %d, %d workers, %s) from %s%s; HTTP on %s (port %d)",
               o.listen, rpc_port(srv), ro.workers, o.tls_cert_file ? "TLS" : "plaintext",
               o.metrics_file ? "metrics file " : "Prometheus endpoints",
-              o.metrics_file ? o.metrics_file : "");
+              o.metrics_file ? o.metrics_file : "", http ? o.http_listen : "off",
+              httpd_port(http));
 
     seen = stamp_of(o.config_file);
     for (;;) {
         struct timespec tick = {1, 0};
         sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig < 0) {
-            /* once a second: has the config file changed? */
+            /* once a second: forget ScaledObjects gone quiet; has the
+             * config file changed? */
             struct file_stamp now;
+            decisions_expire(decisions, source_now_ms(), o.interest_ttl_ms);
             if (!o.config_file)
                 continue;
             now = stamp_of(o.config_file);
@@ -558,14 +626,17 @@ int serve_main(int argc, char **argv)
     log_write(LOG_INFO, "serve", "%s: shutting down (grace %llds, %zu open streams)",
               sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)(o.shutdown_grace_ms / 1000),
               rpc_open_streams(srv));
-    rpc_shutdown(srv);
+    rpc_shutdown(srv); /* /readyz turns 503 at once */
     log_write(LOG_INFO, "serve", "stopped");
     why[0] = '\0';
 out:
     if (code)
         log_write(LOG_ERROR, "serve", "%s", why);
+    httpd_stop(http);
+    atomic_store(&hctx.srv, NULL);
     rpc_free(srv);
     kube_stop(kube);
+    decisions_free(decisions);
     mfile_stop(mf);
     prom_stop(prom);
     source_free(src);

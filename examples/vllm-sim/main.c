@@ -30,6 +30,8 @@
 #define PROG "vllm-sim"
 #define EXIT_USAGE 2
 #define HTTP_THREADS 4u
+#define HELP_INDENT 28
+#define HELP_WIDTH 80
 /* A --state file larger than this is refused. */
 #define MAX_STATE_FILE ((long)64 << 20)
 
@@ -58,19 +60,40 @@ static const struct opt_def opt_defs[] = {
     {OPT_HELP, "--help", NULL, "show this help"},
 };
 
+/* Print text from column indent (where the cursor is), wrapped at width. */
+static void print_wrapped(FILE *f, const char *text, int indent, int width)
+{
+    int col = indent;
+    const char *p = text;
+    while (*p) {
+        size_t word = strcspn(p, " ");
+        if (col > indent && col + 1 + (int)word > width) {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+        }
+        fprintf(f, " %.*s", (int)word, p);
+        col += 1 + (int)word;
+        p += word;
+        p += strspn(p, " ");
+    }
+    fputc('\n', f);
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: %s [options]\n\n"
-               "Simulated vLLM/SGLang /metrics for many pods on one port, with a control API\n"
-               "(GET /metrics /state /healthz, POST /pods /remove /set /flow /reset).\n"
-               "Prints \"listening on HOST:PORT\" first; runs until SIGTERM or SIGINT.\n\n"
-               "options:\n",
+    fprintf(f,
+            "usage: %s [options]\n\n"
+            "Simulated vLLM/SGLang /metrics for many pods on one port, with a control API\n"
+            "(GET /metrics /state /healthz, POST /pods /remove /set /flow /reset).\n"
+            "Prints \"listening on HOST:PORT\" first; runs until SIGTERM or SIGINT.\n\n"
+            "options:\n",
             PROG);
     for (size_t i = 0; i < sizeof opt_defs / sizeof opt_defs[0]; i++) {
         char left[48];
         snprintf(left, sizeof left, "%s%s%s", opt_defs[i].name, opt_defs[i].arg ? " " : "",
                  opt_defs[i].arg ? opt_defs[i].arg : "");
-        fprintf(f, "  %-26s %s\n", left, opt_defs[i].help);
+        fprintf(f, "  %-26s", left);
+        print_wrapped(f, opt_defs[i].help, HELP_INDENT, HELP_WIDTH);
     }
 }
 
@@ -197,11 +220,11 @@ static int load_state_file(struct sim_state *state, const char *path)
     size_t n = text ? fread(text, 1, (size_t)MAX_STATE_FILE + 1, f) : 0;
     int bad_read = ferror(f);
     fclose(f);
-    const char *why = !text ? "out of memory"
-                      : bad_read ? "read error"
+    const char *why = !text                        ? "out of memory"
+                      : bad_read                   ? "read error"
                       : n > (size_t)MAX_STATE_FILE ? "larger than 64 MiB"
-                      : memchr(text, '\0', n) ? "contains a NUL byte"
-                                              : NULL;
+                      : memchr(text, '\0', n)      ? "contains a NUL byte"
+                                                   : NULL;
     if (why) {
         fprintf(stderr, "%s: --state %s: %s\n", PROG, path, why);
         free(text);

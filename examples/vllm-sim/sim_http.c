@@ -12,7 +12,9 @@
 #include "sim_http.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,7 +56,7 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"/metrics", false, OP_METRICS}, {"/state", false, OP_STATE}, {"/healthz", false, OP_HEALTHZ},
+    {"/metrics", false, OP_METRICS}, {"/state", false, OP_STATE},  {"/healthz", false, OP_HEALTHZ},
     {"/pods", true, OP_PODS},        {"/remove", true, OP_REMOVE}, {"/set", true, OP_SET},
     {"/flow", true, OP_FLOW},        {"/reset", true, OP_RESET},
 };
@@ -262,8 +264,8 @@ static enum MHD_Result dispatch(struct sim_http *h, struct MHD_Connection *c, co
         return reply_error(c, MHD_HTTP_NOT_FOUND, err, NULL);
     }
     bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-    bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-                  strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    bool is_get =
+        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (route->post ? !is_post : !is_get) {
         snprintf(err, sizeof err, "%s takes %s, not %s", url, route->post ? "POST" : "GET", method);
         return reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, err, route->post ? "POST" : "GET, HEAD");
@@ -275,8 +277,7 @@ static enum MHD_Result dispatch(struct sim_http *h, struct MHD_Connection *c, co
     return serve_get(h, c, route->op);
 }
 
-static enum MHD_Result reply_too_big(struct MHD_Connection *c, const char *method,
-                                     const char *url)
+static enum MHD_Result reply_too_big(struct MHD_Connection *c, const char *method, const char *url)
 {
     char err[ERR_LEN];
     snprintf(err, sizeof err, "body too large: the limit is %zu bytes (1 MiB)", SIM_HTTP_MAX_BODY);
@@ -317,8 +318,8 @@ static void gather(struct request *rq, const char *data, size_t n)
 /* Whether the request declares a Content-Length above the limit. */
 static bool declared_too_big(struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!cl || *cl < '0' || *cl > '9')
         return false; /* absent, or malformed: MHD answers that itself */
     errno = 0;
@@ -409,8 +410,12 @@ struct sim_http *sim_http_start(struct sim_state *state, const struct sockaddr *
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* MHD binds to addr; the port argument only shows in its own log. */
+    uint16_t port = addr->sa_family == AF_INET6
+                        ? ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port)
+                        : ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
     errno = 0;
-    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, addr,
+    h->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, addr,
                                  MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
                                  on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
                                  CONNECTION_TIMEOUT_S, MHD_OPTION_END);

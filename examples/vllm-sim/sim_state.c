@@ -212,8 +212,8 @@ static enum sim_rc get_count(const cJSON *obj, const char *key, const char *wher
                              int64_t *out, char *err, size_t len)
 {
     double d = 0.0;
-    enum sim_rc rc = get_number(obj, key, 0.0, MAX_INTEGER, "an integer >= 0", where, present, &d,
-                                err, len);
+    enum sim_rc rc =
+        get_number(obj, key, 0.0, MAX_INTEGER, "an integer >= 0", where, present, &d, err, len);
     if (rc)
         return rc;
     if (*present && floor(d) != d) {
@@ -239,21 +239,19 @@ static enum sim_rc get_bool(const cJSON *obj, const char *key, const char *where
     return SIM_OK;
 }
 
-/* A duration string ("5s"). */
+/* A duration string ("5s"); an empty one is an error, not "absent". */
 static enum sim_rc get_duration(const cJSON *obj, const char *key, const char *where, bool *present,
                                 int64_t *out_ns, char *err, size_t len)
 {
-    const char *text = NULL;
     *present = false;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (v && !cJSON_IsNull(v) && !cJSON_IsString(v))
+    if (!v || cJSON_IsNull(v))
+        return SIM_OK;
+    if (!cJSON_IsString(v) || !v->valuestring)
         return fail_key(err, len, where, key, "must be a duration string such as \"5s\", got %s",
                         json_kind(v));
-    enum sim_rc rc = get_string(obj, key, false, where, &text, err, len);
-    if (rc || !text)
-        return rc;
     char why[160];
-    if (!sim_parse_duration(text, out_ns, why, sizeof why))
+    if (!sim_parse_duration(v->valuestring, out_ns, why, sizeof why))
         return fail_key(err, len, where, key, "%s", why);
     *present = true;
     return SIM_OK;
@@ -315,9 +313,8 @@ static void pod_fold(struct pod *p, int64_t now)
 }
 
 static const char *const pod_keys[] = {
-    "namespace", "model",       "pod",          "variant",        "engine",
-    "kv",        "queue",       "running",      "successRate",    "successTotal",
-    "startupDelay", "startupDelayMs", "ready", NULL,
+    "namespace", "model",       "pod",          "variant",      "engine",         "kv",    "queue",
+    "running",   "successRate", "successTotal", "startupDelay", "startupDelayMs", "ready", NULL,
 };
 
 /* Parse one pod object into *out (strings owned by *out; cleared on
@@ -413,8 +410,7 @@ static cJSON *pod_to_json(const struct pod *p, int64_t now)
               (p->variant ? cJSON_AddStringToObject(o, "variant", p->variant) != NULL
                           : cJSON_AddNullToObject(o, "variant") != NULL) &&
               cJSON_AddStringToObject(o, "engine", engine_names[p->engine]) &&
-              add_number(o, "kv", p->kv) &&
-              add_number(o, "queue", (double)p->queue) &&
+              add_number(o, "kv", p->kv) && add_number(o, "queue", (double)p->queue) &&
               add_number(o, "running", (double)p->running) &&
               add_number(o, "successRate", p->rate) &&
               add_number(o, "successTotal", pod_success(p, now)) &&
@@ -724,7 +720,8 @@ enum sim_rc sim_state_set(struct sim_state *s, const cJSON *body, int64_t now, c
         if (cJSON_GetObjectItemCaseSensitive(body, "namespace") ||
             cJSON_GetObjectItemCaseSensitive(body, "pod") ||
             cJSON_GetObjectItemCaseSensitive(body, "model"))
-            return fail(err, len, SIM_EINVAL, "all: cannot be combined with namespace, pod or model");
+            return fail(err, len, SIM_EINVAL,
+                        "all: cannot be combined with namespace, pod or model");
     } else if ((rc = get_selector(body, &ns, &pod, &model, err, len))) {
         return rc;
     }
@@ -807,8 +804,7 @@ static cJSON *flow_to_json(const char *ns, const char *model, int64_t queue)
     if (!o)
         return NULL;
     if (!cJSON_AddStringToObject(o, "namespace", ns) ||
-        !cJSON_AddStringToObject(o, "model", model) ||
-        !add_number(o, "queue", (double)queue)) {
+        !cJSON_AddStringToObject(o, "model", model) || !add_number(o, "queue", (double)queue)) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -858,8 +854,7 @@ static enum sim_rc put_flow(struct sim_state *s, const char *ns, const char *mod
                         SIM_MAX_FLOWS);
         bool oom = false;
         struct flow f = {dup_or_null(ns, &oom), dup_or_null(model, &oom), queue};
-        if (oom ||
-            !reserve((void **)&s->flows, &s->cap_flows, s->nflows + 1, sizeof *s->flows)) {
+        if (oom || !reserve((void **)&s->flows, &s->cap_flows, s->nflows + 1, sizeof *s->flows)) {
             free(f.ns);
             free(f.model);
             return fail(err, len, SIM_ENOMEM, "out of memory");
@@ -880,8 +875,8 @@ enum sim_rc sim_state_flow(struct sim_state *s, const cJSON *body, cJSON **out, 
         return rc;
     cJSON *o = wrap("flowControl", cJSON_CreateArray());
     cJSON *entry = flow_to_json(ns, model, queue);
-    if (!o || !entry || !cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(o, "flowControl"),
-                                              entry)) {
+    if (!o || !entry ||
+        !cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(o, "flowControl"), entry)) {
         cJSON_Delete(o);
         cJSON_Delete(entry);
         return fail(err, len, SIM_ENOMEM, "out of memory");
@@ -983,8 +978,8 @@ enum sim_rc sim_state_load(struct sim_state *s, const cJSON *doc, int64_t now, c
         int64_t queue = 0;
         rc = parse_flow(it, where, &ns, &model, &queue, err, len);
         if (!rc && find_flow(t, ns, model) >= 0)
-            rc = fail(err, len, SIM_EINVAL, "%s: a second entry for model \"%s\" in namespace \"%s\"",
-                      where, model, ns);
+            rc = fail(err, len, SIM_EINVAL,
+                      "%s: a second entry for model \"%s\" in namespace \"%s\"", where, model, ns);
         if (!rc)
             rc = put_flow(t, ns, model, queue, err, len);
     }
@@ -1041,10 +1036,10 @@ static const struct family families[] = {
      FIELD_RUNNING},
     {"vllm:request_success_total", "counter", "Requests finished successfully.", ENGINE_VLLM,
      FIELD_SUCCESS},
-    {"sglang:token_usage", "gauge", "Fraction of the token pool in use (1 = full).",
-     ENGINE_SGLANG, FIELD_KV},
-    {"sglang:num_queue_reqs", "gauge", "Requests queued, waiting for a batch slot.",
-     ENGINE_SGLANG, FIELD_QUEUE},
+    {"sglang:token_usage", "gauge", "Fraction of the token pool in use (1 = full).", ENGINE_SGLANG,
+     FIELD_KV},
+    {"sglang:num_queue_reqs", "gauge", "Requests queued, waiting for a batch slot.", ENGINE_SGLANG,
+     FIELD_QUEUE},
     {"sglang:num_running_reqs", "gauge", "Requests in the running batch.", ENGINE_SGLANG,
      FIELD_RUNNING},
     {"sglang:num_requests_total", "counter", "Requests finished.", ENGINE_SGLANG, FIELD_SUCCESS},
@@ -1088,8 +1083,8 @@ char *sim_state_render_metrics(const struct sim_state *s, int64_t now, size_t *l
             if (p->engine != fam->engine || !pod_ready(p, now))
                 continue;
             if (!header) {
-                sim_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help,
-                               fam->name, fam->type);
+                sim_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
+                               fam->type);
                 header = true;
             }
             sim_buf_adds(&b, fam->name);

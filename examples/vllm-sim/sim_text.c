@@ -194,8 +194,8 @@ struct duration_unit {
 
 /* Longer names before their prefixes: "ms" must win over "m". */
 static const struct duration_unit duration_units[] = {
-    {"ns", 1.0},          {"us", 1e3},  {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
-    {"ms", 1e6},          {"s", 1e9},   {"m", 60e9},        {"h", 3600e9},
+    {"ns", 1.0}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
+    {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9},
 };
 
 static bool duration_fail(char *why, size_t len, const char *s, const char *what)

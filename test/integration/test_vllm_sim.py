@@ -579,6 +579,12 @@ BAD = [
     ("/pods", b'{"namespace":"llm","model":"m","pod":"p","engine":"tgi"}', 400, ["engine", "tgi"]),
     ("/pods", b'{"namespace":"llm","model":"m","pod":"p","startupDelay":"5"}', 400,
      ["startupDelay", "unit"]),
+    ("/pods", b'{"namespace":"llm","model":"m","pod":"p","startupDelay":""}', 400,
+     ["startupDelay", "empty"]),
+    ("/pods", b'{"namespace":"llm","model":"m","pod":"p","startupDelay":5}', 400,
+     ["startupDelay", "duration string"]),
+    ("/pods", b'{"namespace":"llm","model":"m","pod":"p","startupDelay":"1s",'
+              b'"startupDelayMs":1000}', 400, ["not both"]),
     ("/pods", b'{"namespace":"llm","model":"m","pod":"p","startupDelay":"48h"}', 400,
      ["startupDelay", "24h"]),
     ("/pods", b'{"namespace":"llm","model":"m","pod":"p","Kv":0.5}', 400, ["Kv", "unknown key"]),
