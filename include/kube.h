@@ -76,7 +76,8 @@ struct kube_waiter {
  * The object at path: ERR_OK with *out; ERR_NOT_FOUND when the API said
  * 404 (why holds its message); ERR_UNAVAILABLE with why ("kubernetes API:
  * HTTP 403 Forbidden: ...", "kubernetes API: connection refused") when the
- * last read failed; ERR_AGAIN with w parked while the first read is in
+ * last read failed; ERR_PRECONDITION when the API answered but the
+ * object is malformed (why: which field); ERR_AGAIN with w parked while the first read is in
  * flight (until deadline_ms, monotonic, <= 0 = none; never longer than the
  * request timeout); with w NULL and nothing cached, ERR_AGAIN too, with
  * the read queued but nothing parked (a prefetch).

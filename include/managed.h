@@ -66,10 +66,13 @@ struct managed_ctx {
  * completed meanwhile (call again at once). ERR_PRECONDITION: managed but
  * llm-d.ai/model-id is missing (why names the annotation).
  * ERR_UNAVAILABLE: the API server failed (why: status and reason).
+ * metadata_model_id: the trigger's modelID, which overrides the annotation
+ * (then the annotation is not required); NULL when absent.
  */
 SAT_WUR enum err_code managed_resolve(struct kube *k, const char *ns, const char *name,
-                                      struct managed_ctx *out, struct kube_waiter *w,
-                                      int64_t deadline_ms, char *why, size_t why_len);
+                                      const char *metadata_model_id, struct managed_ctx *out,
+                                      struct kube_waiter *w, int64_t deadline_ms, char *why,
+                                      size_t why_len);
 void managed_ctx_clear(struct managed_ctx *c);
 
 /*

@@ -30,7 +30,7 @@ struct kube_ref {
     void *obj;
 };
 
-enum entry_state { E_EMPTY = 0, E_OK, E_NOT_FOUND, E_FAILED };
+enum entry_state { E_EMPTY = 0, E_OK, E_NOT_FOUND, E_FAILED, E_INVALID };
 
 struct entry {
     char *path;
@@ -268,6 +268,10 @@ enum err_code kube_get(struct kube *k, const struct kube_type *type, const char 
         snprintf(why, why_len, "%s", e->why);
         rc = ERR_UNAVAILABLE;
         break;
+    case E_INVALID:
+        snprintf(why, why_len, "%s", e->why);
+        rc = ERR_PRECONDITION;
+        break;
     default:
         enqueue(k, e);
         if (w) {
@@ -479,9 +483,11 @@ static void complete(struct kube *k, struct fetch *f, CURLcode cc)
         } else {
             if (obj)
                 e->type->free(obj);
-            state = E_FAILED;
-            snprintf(why, sizeof(why), "kubernetes API: %s: malformed %s: %s", e->path,
-                     e->type->what, obj ? "out of memory" : perr);
+            /* The API answered, but the object itself is unusable: a
+             * problem with its content, not with reaching the server. */
+            state = obj ? E_FAILED : E_INVALID;
+            snprintf(why, sizeof(why), "%s %s: %s", e->type->what, e->path,
+                     obj ? "out of memory" : perr);
         }
     } else {
         char msg[400];
@@ -489,7 +495,7 @@ static void complete(struct kube *k, struct fetch *f, CURLcode cc)
         state = status == 404 ? E_NOT_FOUND : E_FAILED;
         snprintf(why, sizeof(why), "kubernetes API: %s: %s", e->path, msg);
     }
-    if (state == E_FAILED) {
+    if (state == E_FAILED || state == E_INVALID) {
         atomic_fetch_add(&k->read_errors, 1);
         log_write(LOG_WARN, "kubernetes", "%s", why);
     }

@@ -145,9 +145,11 @@ static char *dup_or_null(const char *s)
 /* One attempt. *retry: a read completed between the prefetch and the park
  * (nothing parked): the caller runs again. */
 static enum err_code resolve_once(struct kube *k, const char *ns, const char *name,
-                                  struct managed_ctx *out, struct kube_waiter *w,
-                                  int64_t deadline_ms, char *why, size_t why_len, bool *retry)
+                                  const char *md_model, struct managed_ctx *out,
+                                  struct kube_waiter *w, int64_t deadline_ms, char *why,
+                                  size_t why_len, bool *retry)
 {
+    const char *model_id;
     char path[1024];
     struct kube_ref *so_ref = NULL, *list_ref = NULL;
     const struct kubeobj_scaledobject *so;
@@ -174,7 +176,8 @@ static enum err_code resolve_once(struct kube *k, const char *ns, const char *na
         kube_ref_release(so_ref);
         return ERR_OK;
     }
-    if (!so->model_id) {
+    model_id = md_model ? md_model : so->model_id; /* trigger metadata wins */
+    if (!model_id) {
         snprintf(why, why_len,
                  "ScaledObject %s/%s: annotation %s is required with %s: \"true\"", ns, name,
                  KUBEOBJ_ANN_MODEL_ID, KUBEOBJ_ANN_MANAGED);
@@ -203,10 +206,10 @@ static enum err_code resolve_once(struct kube *k, const char *ns, const char *na
         const struct kubeobj_scaledobject *v = i < list->count ? &list->items[i] : so;
         if (i == list->count && out->self != SIZE_MAX)
             break;
-        if (!v->managed || !v->model_id || strcmp(v->model_id, so->model_id) != 0)
-            continue;
         if (i < list->count && strcmp(v->name, name) == 0)
             v = so; /* the freshest read of ourselves */
+        if (v != so && (!v->managed || !v->model_id || strcmp(v->model_id, model_id) != 0))
+            continue;
         if (strcmp(v->name, name) == 0)
             out->self = n;
         out->variants[n].name = strdup(v->name);
@@ -270,7 +273,7 @@ static enum err_code resolve_once(struct kube *k, const char *ns, const char *na
 
     /* The object's own values, as a layer below the trigger metadata. */
     out->managed = true;
-    out->model_id = strdup(so->model_id);
+    out->model_id = strdup(model_id);
     {
         char b[64];
         snprintf(b, sizeof(b), "%lld", (long long)so->min);
@@ -312,8 +315,9 @@ done:
 }
 
 enum err_code managed_resolve(struct kube *k, const char *ns, const char *name,
-                              struct managed_ctx *out, struct kube_waiter *w, int64_t deadline_ms,
-                              char *why, size_t why_len)
+                              const char *metadata_model_id, struct managed_ctx *out,
+                              struct kube_waiter *w, int64_t deadline_ms, char *why,
+                              size_t why_len)
 {
     int attempt;
 
@@ -323,7 +327,8 @@ enum err_code managed_resolve(struct kube *k, const char *ns, const char *name,
     for (attempt = 0; attempt < 8; attempt++) {
         struct managed_ctx tmp;
         bool retry = false;
-        enum err_code rc = resolve_once(k, ns, name, &tmp, w, deadline_ms, why, why_len, &retry);
+        enum err_code rc = resolve_once(k, ns, name, metadata_model_id, &tmp, w, deadline_ms, why,
+                                        why_len, &retry);
         if (rc == ERR_AGAIN && retry)
             continue;
         if (rc == ERR_OK) {

@@ -558,7 +558,8 @@ enum step { STEP_READY, STEP_PARKED, STEP_ANSWERED };
 static void on_kube_ready(struct kube_waiter *w, enum err_code rc);
 
 /* The ScaledObjectRef's namespace and name, from the raw request. */
-static bool ref_names(struct rcall *c, char *ns, size_t ns_len, char *name, size_t name_len)
+static bool ref_names(struct rcall *c, char *ns, size_t ns_len, char *name, size_t name_len,
+                      char *model, size_t model_len)
 {
     Externalscaler__ScaledObjectRef *ref = NULL;
     Externalscaler__GetMetricsRequest *gm = NULL;
@@ -572,8 +573,14 @@ static bool ref_names(struct rcall *c, char *ns, size_t ns_len, char *name, size
         r = ref;
     }
     if (r) {
+        size_t i;
         snprintf(ns, ns_len, "%s", r->namespace_ ? r->namespace_ : "");
         snprintf(name, name_len, "%s", r->name ? r->name : "");
+        model[0] = '\0';
+        for (i = 0; i < r->n_scalermetadata; i++)
+            if (r->scalermetadata[i]->key && strcmp(r->scalermetadata[i]->key, "modelID") == 0 &&
+                r->scalermetadata[i]->value)
+                snprintf(model, model_len, "%s", r->scalermetadata[i]->value);
     }
     if (gm)
         externalscaler__get_metrics_request__free_unpacked(gm, NULL);
@@ -589,16 +596,16 @@ static bool ref_names(struct rcall *c, char *ns, size_t ns_len, char *name, size
  */
 static enum step resolve_managed(struct rcall *c)
 {
-    char why[META_WHY_LEN], ns[300], name[300];
+    char why[META_WHY_LEN], ns[300], name[300], model[META_MAX_VALUE_LEN + 1];
     enum err_code rc;
 
     if (!c->srv->opt.kube || c->mresolved)
         return STEP_READY;
-    if (!ref_names(c, ns, sizeof(ns), name, sizeof(name)))
+    if (!ref_names(c, ns, sizeof(ns), name, sizeof(name), model, sizeof(model)))
         return STEP_READY; /* malformed: the parse step answers */
     call_ref(c); /* held by the kube waiter if the call parks */
-    rc = managed_resolve(c->srv->opt.kube, ns, name, &c->mctx, &c->kwaiter,
-                         deadline_ms(c->deadline), why, sizeof(why));
+    rc = managed_resolve(c->srv->opt.kube, ns, name, model[0] ? model : NULL, &c->mctx,
+                         &c->kwaiter, deadline_ms(c->deadline), why, sizeof(why));
     if (rc == ERR_AGAIN)
         return STEP_PARKED; /* on_kube_ready() runs the call again */
     call_unref(c);
@@ -667,7 +674,7 @@ out:
  * first fetch covering the model is in flight, UNAVAILABLE when the last
  * fetch failed.
  */
-static void answer_data_call(struct rcall *c, bool may_park)
+static void answer_data_call(struct rcall *c)
 {
     char why[META_WHY_LEN];
     struct source_key key;
@@ -683,14 +690,11 @@ static void answer_data_call(struct rcall *c, bool may_park)
     if (!c->src && !prepare_data_call(c))
         return;
     key_of(&c->req, &key);
-    if (may_park)
-        call_ref(c); /* held by the parking lot if the call parks */
-    rc = source_acquire(c->src, &key, &t, may_park ? &c->waiter : NULL, deadline_ms(c->deadline),
-                        why, sizeof(why));
+    call_ref(c); /* held by the parking lot if the call parks */
+    rc = source_acquire(c->src, &key, &t, &c->waiter, deadline_ms(c->deadline), why, sizeof(why));
     if (rc == ERR_AGAIN)
         return; /* on_parked_ready() answers and drops the reference */
-    if (may_park)
-        call_unref(c); /* not parked; the caller still holds its own */
+    call_unref(c); /* not parked; the caller still holds its own */
     if (rc) {
         finish_error(c, rc, why);
         return;
@@ -778,7 +782,7 @@ static void on_parked_ready(struct source_waiter *w, enum err_code rc)
     } else {
         /* ERR_OK: covered now; ERR_UNAVAILABLE: the re-acquire carries the
          * source's failure text. */
-        answer_data_call(c, false);
+        answer_data_call(c);
     }
     call_unref(c); /* the parking lot's reference */
 }
@@ -794,7 +798,7 @@ static void on_kube_ready(struct kube_waiter *w, enum err_code rc)
     else if (c->method == M_STREAM_IS_ACTIVE)
         start_stream_is_active(c);
     else
-        answer_data_call(c, false);
+        answer_data_call(c);
     call_unref(c); /* the kube waiter's reference */
 }
 
@@ -1291,7 +1295,7 @@ static void on_new_call(struct rpc_tag *t, bool ok)
     }
     case M_GET_METRICS:
     case M_IS_ACTIVE:
-        answer_data_call(c, true);
+        answer_data_call(c);
         break;
     case M_STREAM_IS_ACTIVE:
         start_stream_is_active(c);
