@@ -12,6 +12,7 @@
 
 #include "analyze.h"
 #include "log.h"
+#include "metrics.h"
 
 struct record {
     char *ns, *so, *model, *source;
@@ -163,6 +164,18 @@ void decisions_record(struct decisions *d, const struct meta_request *req, const
         r->logged_ms = now_ms;
     pthread_mutex_unlock(&d->mu);
     sat_analysis_clear(&old);
+    {
+        struct metrics_scaledobject_values v = metrics_scaledobject_unknown;
+        v.desired_replicas = res->desired;
+        v.current_replicas = res->current;
+        v.model_pods = (int64_t)res->model_pods;
+        v.active = res->active;
+        if (r->analysis.non_saturated_count > 0 || r->analysis.total_replicas > 0) {
+            v.avg_spare_kv = r->analysis.avg_spare_kv;
+            v.avg_spare_queue = r->analysis.avg_spare_queue;
+        }
+        metrics_scaledobject(req->namespace_, req->name, req->model_id, &v, now_ms);
+    }
 
     if (log_it) {
         const struct sat_analysis *a = &r->analysis; /* numbers only, read racily: a log */

@@ -19,6 +19,7 @@
 
 #include "kubeobj.h"
 #include "log.h"
+#include "metrics.h"
 #include "source.h"
 
 #define KUBE_MAX_BODY ((size_t)16 << 20)
@@ -495,6 +496,10 @@ static void complete(struct kube *k, struct fetch *f, CURLcode cc)
         state = status == 404 ? E_NOT_FOUND : E_FAILED;
         snprintf(why, sizeof(why), "kubernetes API: %s: %s", e->path, msg);
     }
+    metrics_kube_read(state == E_OK         ? METRICS_OUTCOME_OK
+                      : state == E_NOT_FOUND ? METRICS_OUTCOME_NOT_FOUND
+                      : cc == CURLE_OPERATION_TIMEDOUT ? METRICS_OUTCOME_TIMEOUT
+                                                       : METRICS_OUTCOME_ERROR);
     if (state == E_FAILED || state == E_INVALID) {
         atomic_fetch_add(&k->read_errors, 1);
         log_write(LOG_WARN, "kubernetes", "%s", why);

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "promql.h"
 #include "promresp.h"
 #include "table.h"
@@ -300,6 +301,7 @@ struct req {
     char errbuf[CURL_ERROR_SIZE];
     CURLcode cc;
     long status;
+    double seconds;
     bool done;
     struct promresp *result;
     char why[PROMRESP_WHY_LEN + 128];
@@ -539,6 +541,12 @@ static bool req_result(struct req *r)
 
     atomic_fetch_add(&p->queries, 1);
     atomic_fetch_add(&p->response_bytes, r->resp_len);
+    {
+        double secs = 0.0;
+        if (r->done)
+            curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &secs);
+        r->seconds = secs;
+    }
     if (!r->done) {
         snprintf(r->why, sizeof(r->why), "%s query: shutting down", r->what);
     } else if (r->too_big) {
@@ -554,8 +562,13 @@ static bool req_result(struct req *r)
                               sizeof(why)) != ERR_OK) {
         snprintf(r->why, sizeof(r->why), "%s query: %s", r->what, why);
     } else {
+        metrics_prom_query(r->ep->name, METRICS_OUTCOME_OK, r->seconds, r->resp_len);
         return true;
     }
+    metrics_prom_query(r->ep->name,
+                       r->cc == CURLE_OPERATION_TIMEDOUT ? METRICS_OUTCOME_TIMEOUT
+                                                         : METRICS_OUTCOME_ERROR,
+                       r->seconds, r->resp_len);
     atomic_fetch_add(&p->query_errors, 1);
     return false;
 }
@@ -870,7 +883,9 @@ static void fetch_group(struct group *g, struct wants *w)
     if (g->logged_failure)
         log_write(LOG_INFO, "prometheus", "prometheus \"%s\": recovered", ep->name);
     g->logged_failure = false;
+    pthread_mutex_lock(&g->mu);
     g->last_success_ms = source_now_ms();
+    pthread_mutex_unlock(&g->mu);
     source_publish(g->src, t);
     table_unref(t);
     goto done;
@@ -1049,6 +1064,34 @@ static struct endpoint *endpoint_new(struct prom *p, const char *name, const cha
     return ep;
 }
 
+/* Collector: the age of each endpoint's newest snapshot (the oldest among
+ * its groups), at scrape time. */
+static void collect_ages(void *arg)
+{
+    struct prom *p = arg;
+    struct endpoint *ep;
+    int64_t now = source_now_ms();
+
+    pthread_mutex_lock(&p->mu);
+    for (ep = p->endpoints; ep; ep = ep->next) {
+        struct group *g;
+        int64_t oldest = -1;
+        pthread_mutex_lock(&ep->mu);
+        for (g = ep->groups; g; g = g->next) {
+            int64_t at;
+            pthread_mutex_lock(&g->mu);
+            at = g->last_success_ms;
+            pthread_mutex_unlock(&g->mu);
+            if (at > 0 && (oldest < 0 || at < oldest))
+                oldest = at;
+        }
+        pthread_mutex_unlock(&ep->mu);
+        if (oldest > 0)
+            metrics_snapshot_age_set(ep->name, (double)(now - oldest) / 1000.0);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 enum err_code prom_start(const struct prom_options *opt, struct prom **out, char *why,
                          size_t why_len)
 {
@@ -1085,6 +1128,8 @@ enum err_code prom_start(const struct prom_options *opt, struct prom **out, char
         }
         cfgstore_release(ver);
     }
+    if (metrics_add_collector(collect_ages, p) != ERR_OK)
+        log_write(LOG_WARN, "prometheus", "snapshot-age gauge unavailable (too many collectors)");
     *out = p;
     return ERR_OK;
 }
@@ -1139,6 +1184,7 @@ void prom_stop(struct prom *p)
 
     if (!p)
         return;
+    metrics_remove_collector(collect_ages, p);
     ep = p->endpoints;
     while (ep) {
         struct endpoint *next = ep->next;

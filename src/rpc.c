@@ -41,6 +41,7 @@
 #include "managed.h"
 #include "log.h"
 #include "meta.h"
+#include "metrics.h"
 #include "reflect.h"
 
 enum method {
@@ -79,6 +80,18 @@ static const struct {
                            GRPC_SRM_PAYLOAD_NONE, 1},
 };
 #define GENERIC_SLOTS 2
+
+static const enum metrics_method metric_of[M_COUNT + 1] = {
+    [M_IS_ACTIVE] = METRICS_METHOD_IS_ACTIVE,
+    [M_STREAM_IS_ACTIVE] = METRICS_METHOD_STREAM_IS_ACTIVE,
+    [M_GET_METRIC_SPEC] = METRICS_METHOD_GET_METRIC_SPEC,
+    [M_GET_METRICS] = METRICS_METHOD_GET_METRICS,
+    [M_HEALTH_CHECK] = METRICS_METHOD_HEALTH_CHECK,
+    [M_HEALTH_WATCH] = METRICS_METHOD_HEALTH_WATCH,
+    [M_REFLECT_V1] = METRICS_METHOD_REFLECTION,
+    [M_REFLECT_V1ALPHA] = METRICS_METHOD_REFLECTION,
+    [M_GENERIC] = METRICS_METHOD_OTHER,
+};
 #define STREAM_QUEUE 8
 
 struct rpc_tag {
@@ -102,6 +115,7 @@ struct rcall {
     int refs;
 
     grpc_call *call;
+    int64_t started_ns; /* when the call arrived (metrics) */
     gpr_timespec deadline;
     grpc_metadata_array md;
     grpc_byte_buffer *payload; /* request (registered unary/server-streaming) */
@@ -306,6 +320,15 @@ static void finish_unary(struct rcall *c, grpc_status_code code, const char *msg
     grpc_call_error e;
 
     memset(ops, 0, sizeof(ops));
+    {
+        struct timespec now;
+        enum metrics_method m = metric_of[c->method];
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (c->method == M_GENERIC) /* StreamMetricSpec is worth its own series */
+            m = metrics_method_from_path((const char *)GRPC_SLICE_START_PTR(c->details.method));
+        metrics_rpc(m, (int)code,
+                    (double)((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - c->started_ns) / 1e9);
+    }
     pthread_mutex_lock(&c->mu);
     c->refs++;
     c->finished = true;
@@ -691,9 +714,11 @@ static void answer_data_call(struct rcall *c)
         return;
     key_of(&c->req, &key);
     call_ref(c); /* held by the parking lot if the call parks */
+    metrics_parked_add(1);
     rc = source_acquire(c->src, &key, &t, &c->waiter, deadline_ms(c->deadline), why, sizeof(why));
     if (rc == ERR_AGAIN)
         return; /* on_parked_ready() answers and drops the reference */
+    metrics_parked_add(-1);
     call_unref(c); /* not parked; the caller still holds its own */
     if (rc) {
         finish_error(c, rc, why);
@@ -764,6 +789,12 @@ static void answer_data_call(struct rcall *c)
 
         decide_activation(t, &c->req, &active, &saturated);
         resp.result = active;
+        {
+            struct metrics_scaledobject_values v = metrics_scaledobject_unknown;
+            v.active = active;
+            metrics_scaledobject(c->req.namespace_, c->req.name, c->req.model_id, &v,
+                                 source_now_ms());
+        }
         len = externalscaler__is_active_response__pack(&resp, buf);
         finish_unary(c, GRPC_STATUS_OK, NULL, buf, len);
     }
@@ -774,6 +805,7 @@ static void on_parked_ready(struct source_waiter *w, enum err_code rc)
 {
     struct rcall *c = CONTAINER_OF(w, struct rcall, waiter);
 
+    metrics_parked_add(-1);
     if (rc == ERR_TIMEOUT) {
         char why[600];
         snprintf(why, sizeof(why), "%s: no data yet for this model: the fetch did not finish in time",
@@ -854,6 +886,7 @@ static void stream_kick(struct rcall *c)
             resp.result = c->queue[0] != 0;
             len = externalscaler__is_active_response__pack(&resp, buf);
             c->send_bb = make_buffer(buf, len);
+            metrics_stream_message(resp.result);
         }
         memmove(c->queue, c->queue + 1, (size_t)(c->queued - 1));
         c->queued--;
@@ -1254,6 +1287,11 @@ static void on_new_call(struct rpc_tag *t, bool ok)
         return;
     }
     atomic_fetch_add(&c->srv->inflight, 1);
+    {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        c->started_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    }
     post_slot(c->w, c->method); /* keep the slot count constant */
     c->t_ops.fn = on_ops_done;
     c->waiter.fn = on_parked_ready;
@@ -1348,6 +1386,12 @@ static void *reaper_main(void *arg)
 }
 
 /* ---- start and stop ----------------------------------------------------- */
+
+/* Collector: the open-stream gauge at scrape time. */
+static void collect_streams(void *arg)
+{
+    metrics_open_streams_set((int64_t)rpc_open_streams(arg));
+}
 
 int rpc_default_workers(void)
 {
@@ -1548,6 +1592,8 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
     }
     if (pthread_create(&srv->reaper, NULL, reaper_main, srv) == 0)
         srv->reaper_started = true;
+    if (metrics_add_collector(collect_streams, srv) != ERR_OK)
+        log_write(LOG_WARN, "rpc", "open-stream gauge unavailable (too many collectors)");
     *out = srv;
     return ERR_OK;
 
@@ -1679,6 +1725,7 @@ void rpc_free(struct rpc_server *srv)
     if (!srv)
         return;
     rpc_shutdown(srv);
+    metrics_remove_collector(collect_streams, srv);
     grpc_server_destroy(srv->server);
     for (i = 0; i < srv->nworkers; i++)
         grpc_completion_queue_destroy(srv->workers[i].cq);

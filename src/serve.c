@@ -22,6 +22,7 @@
 #include "config.h"
 #include "decisions.h"
 #include "httpd.h"
+#include "metrics.h"
 #include "kube.h"
 #include "mfile.h"
 #include "prom.h"
@@ -378,11 +379,7 @@ static bool http_ready(void *arg)
 static enum err_code http_metrics(void *arg, char **text, size_t *len)
 {
     (void)arg;
-    *text = strdup("# self-metrics: see the metrics module\n");
-    if (!*text)
-        return ERR_NOMEM;
-    *len = strlen(*text);
-    return ERR_OK;
+    return metrics_render(text, len);
 }
 
 static enum err_code http_decision(void *arg, const char *ns, const char *so, char **json,
@@ -478,6 +475,8 @@ int serve_main(int argc, char **argv)
     gpr_set_log_verbosity(level <= LOG_DEBUG ? GPR_LOG_SEVERITY_DEBUG : GPR_LOG_SEVERITY_ERROR);
     grpc_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (metrics_init(SAT_VERSION) != ERR_OK)
+        log_write(LOG_WARN, "serve", "self-metrics unavailable (out of memory)");
 
     rc = reflect_init(&refl);
     if (rc) {
@@ -607,6 +606,7 @@ int serve_main(int argc, char **argv)
              * config file changed? */
             struct file_stamp now;
             decisions_expire(decisions, source_now_ms(), o.interest_ttl_ms);
+            metrics_expire(source_now_ms(), o.interest_ttl_ms);
             if (!o.config_file)
                 continue;
             now = stamp_of(o.config_file);
@@ -643,6 +643,7 @@ out:
     reflect_free(refl);
     cfgstore_free(store);
     config_free(cfg);
+    metrics_shutdown();
     curl_global_cleanup();
     grpc_shutdown();
     serve_options_clear(&o);
