@@ -59,6 +59,7 @@ set(SAT_GRPC_TESTS
     ops 180
     tls 120
     config 120
+    http 120
     leak 300)
 while(SAT_GRPC_TESTS)
   list(POP_FRONT SAT_GRPC_TESTS name timeout)
