@@ -56,6 +56,8 @@ SAT_WUR enum err_code serve_parse(int argc, char **argv, struct serve_options *o
 void serve_options_clear(struct serve_options *o);
 /* The flag table as help text. */
 void serve_usage(FILE *f);
+/* The flag table as a Markdown table (the README's configuration table). */
+void serve_flags_markdown(FILE *f);
 
 /* Run the server until SIGTERM/SIGINT; returns the process exit code. */
 int serve_main(int argc, char **argv);

@@ -13,6 +13,7 @@
 
 #include "analyze.h"
 #include "config.h"
+#include "meta.h"
 #include "err.h"
 #include "serve.h"
 
@@ -32,6 +33,7 @@ struct command {
 static int cmd_serve(int argc, char **argv);
 static int cmd_analyze(int argc, char **argv);
 static int cmd_check_config(int argc, char **argv);
+static int cmd_docs(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -41,6 +43,7 @@ static const struct command commands[] = {
      cmd_analyze},
     {"check-config", NULL, "validate a --config file: exit 0, or non-zero naming the bad key",
      cmd_check_config},
+    {"docs", NULL, "print the README's tables: docs flags | docs keys", cmd_docs},
     {"help", "--help", "show this help", cmd_help},
     {"version", "--version", "print the version", cmd_version},
 };
@@ -180,6 +183,29 @@ static int cmd_check_config(int argc, char **argv)
            c->n_overrides, c->activation_query ? ", an activationQuery" : "");
     config_free(c);
     return finish_stdout("check-config");
+}
+
+/* The README's tables, printed from the very tables the parsers use, so
+ * the documentation cannot drift (a test compares them). */
+static int cmd_docs(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "flags") == 0) {
+        serve_flags_markdown(stdout);
+    } else if (argc == 2 && strcmp(argv[1], "keys") == 0) {
+        size_t n, i;
+        const struct meta_key *k = meta_decision_keys(&n);
+        printf("| key | default | range | meaning |\n|---|---|---|---|\n");
+        for (i = 0; i < n; i++) {
+            char range[64];
+            meta_key_range(&k[i], range, sizeof range);
+            printf("| `%s` | `%s` | %s | %s |\n", k[i].name, k[i].default_text, range,
+                   k[i].help);
+        }
+    } else {
+        fprintf(stderr, "usage: %s docs flags|keys\n", PROG);
+        return EXIT_USAGE;
+    }
+    return finish_stdout("docs");
 }
 
 static int cmd_help(int argc, char **argv)

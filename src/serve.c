@@ -117,6 +117,23 @@ void serve_usage(FILE *f)
     }
 }
 
+void serve_flags_markdown(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "| flag | environment | default | meaning |\n|---|---|---|---|\n");
+    for (i = 0; i < N_OPTS; i++) {
+        char env[64];
+        const char *h;
+        env_name(&opts[i], env, sizeof(env));
+        fprintf(f, "| `--%s` | `%s` | %s%s%s | ", opts[i].flag, env, opts[i].def ? "`" : "",
+                opts[i].def ? opts[i].def : "", opts[i].def ? "`" : "");
+        for (h = opts[i].help; *h; h++) /* a '|' would end the cell */
+            fputs(*h == '|' ? "\\|" : (char[]){*h, 0}, f);
+        fputs(" |\n", f);
+    }
+}
+
 static enum err_code set_value(struct serve_options *o, const struct opt_def *d, const char *v,
                                const char *origin, char *why, size_t why_len)
 {
@@ -401,7 +418,7 @@ static void grpc_log_bridge(gpr_log_func_args *args)
 int serve_main(int argc, char **argv)
 {
     struct serve_options o;
-    char why[768];
+    char why[CONFIG_WHY_LEN + 256];
     enum log_level level;
     enum log_format format;
     struct source *src = NULL;
