@@ -806,6 +806,23 @@ static enum err_code decision_member(const cJSON *m, const struct meta_key *k, c
     return rc;
 }
 
+/* Whether the template has a model placeholder promql_activation_query()
+ * substitutes: "${model}", or "$model" not followed by a name character. */
+static bool has_model_placeholder(const char *s)
+{
+    const char *q;
+
+    if (strstr(s, "${model}"))
+        return true;
+    for (q = strstr(s, "$model"); q; q = strstr(q + 1, "$model")) {
+        char c = q[6];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return true;
+    }
+    return false;
+}
+
 static enum err_code activation_query(const cJSON *m, const char *p, char **dst, char *why,
                                       size_t why_len)
 {
@@ -814,9 +831,11 @@ static enum err_code activation_query(const cJSON *m, const char *p, char **dst,
     const char *s = m->valuestring;
     if (strlen(s) > CONFIG_ACTIVATION_QUERY_MAX)
         return fail(why, why_len, "%s: longer than %d bytes", p, CONFIG_ACTIVATION_QUERY_MAX);
-    if (!strstr(s, "$model"))
+    if (!has_model_placeholder(s))
         return fail(why, why_len,
-                    "%s: must contain $model (replaced by the escaped model id of the request)", p);
+                    "%s: must contain $model or ${model} (replaced by the escaped model id of the "
+                    "request)",
+                    p);
     if (has_control(s, true, true))
         return fail(why, why_len, "%s: must not contain control characters", p);
     *dst = dup_str(s);

@@ -527,6 +527,8 @@ static const struct bad bad_rows[] = {
     /* activationQuery */
     {"{'defaults': {'activationQuery': 'sum(my_gateway_queue)'}}",
      "defaults.activationQuery: must contain $model", NULL},
+    {"{'defaults': {'activationQuery': 'q{m=\\'$models\\'}'}}",
+     "defaults.activationQuery: must contain $model", NULL},
     {"{'defaults': {'activationQuery': ''}}", "defaults.activationQuery: must contain $model",
      NULL},
     {"{'defaults': {'activationQuery': 1}}",
@@ -656,7 +658,7 @@ static void test_long_values(void **state)
 
     /* activationQuery: 4096 bytes pass, 4097 fail. */
     memset(big, 'x', 4096);
-    memcpy(big, "$model", 6);
+    memcpy(big, "${model}", 8);
     big[4096] = '\0';
     snprintf(doc, 16384, "{\"defaults\": {\"activationQuery\": \"%s\"}}", big);
     assert_int_equal(config_parse(doc, strlen(doc), &c, why, sizeof why), ERR_OK);
