@@ -12,7 +12,8 @@ shift || true
 build_packages=(build-essential cmake pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
                 libcurl4-openssl-dev libcjson-dev grpc-proto protobuf-compiler libprotobuf-dev
                 libmicrohttpd-dev)
-test_packages=(libcmocka-dev python3 python3-grpcio python3-protobuf openssl prometheus curl
+test_packages=(libcmocka-dev python3 python3-grpcio python3-protobuf python3-yaml openssl prometheus curl
+               golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
                procps)
 packages=("${build_packages[@]}")
 [ "${SAT_DEPS:-all}" = build ] || packages+=("${test_packages[@]}")
