@@ -595,8 +595,12 @@ def check_extras(objs, sc, vals, dep, http_svc, grpc_svc, release_ns, binary, tm
                 R.check(False, "%s: config.json is JSON" % where, e)
             R.check(cfg == vals["config"], "%s: config.json is the config value" % where)
             ann = dep["spec"]["template"]["metadata"].get("annotations") or {}
-            R.check(re.match(r"^[0-9a-f]{64}$", ann.get("checksum/config", "")),
-                    "%s: pods roll on a config change (checksum/config)" % where)
+            if vals.get("rollOnConfigChange"):
+                R.check(re.match(r"^[0-9a-f]{64}$", ann.get("checksum/config", "")),
+                        "%s: pods roll on a config change (checksum/config)" % where)
+            else:  # reloaded in place: a config change must not restart pods
+                R.check("checksum/config" not in ann,
+                        "%s: no checksum/config unless rollOnConfigChange" % where)
             if binary and cfg is not None:
                 check_config_with_binary(cfg, where, binary, tmp)
     else:
