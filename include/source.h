@@ -64,7 +64,7 @@ typedef void source_subscriber_fn(void *arg, struct source *s, struct table *t);
  * anything else, without the source's lock: an interest-driven source (the
  * Prometheus fetcher) records the model and wakes its fetcher when the model
  * is new. Runs on RPC threads: it must not block. */
-typedef void source_interest_fn(void *arg, const struct source_key *key);
+typedef void source_interest_fn(void *arg, const struct source_key *key, int watch_delta);
 
 /* name: for messages ("metrics file", "prometheus \"default\""). timeout_ms:
  * the longest a waiter may stay parked. Returns NULL when out of memory. */
@@ -90,6 +90,9 @@ SAT_WUR enum err_code source_acquire(struct source *s, const struct source_key *
 
 /* Tell the interest hook about key without acquiring (streams). */
 void source_touch(struct source *s, const struct source_key *key);
+/* A stream starts (+1) or stops (-1) watching key: a watched model stays
+ * of interest however long nobody asks about it. */
+void source_watch(struct source *s, const struct source_key *key, int delta);
 void source_set_interest(struct source *s, source_interest_fn *fn, void *arg);
 /* The source's name, as given to source_new(). */
 const char *source_name(const struct source *s);

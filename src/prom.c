@@ -32,6 +32,7 @@ struct interest {
     char *ns;
     char *model;
     int64_t last_ms;
+    int watchers; /* open streams: never expires while > 0 */
     int64_t stz[MAX_RETENTIONS];
     size_t n_stz;
     struct interest *next; /* hash chain */
@@ -131,7 +132,7 @@ static bool interest_grow(struct group *g)
 
 /* The source's interest hook: record (ns, model), wake the fetcher when the
  * model (or its retention) is new. RPC threads; never blocks on I/O. */
-static void group_interest(void *arg, const struct source_key *key)
+static void group_interest(void *arg, const struct source_key *key, int watch_delta)
 {
     struct group *g = arg;
     struct interest *e;
@@ -163,6 +164,9 @@ static void group_interest(void *arg, const struct source_key *key)
         fresh = true;
     }
     e->last_ms = source_now_ms();
+    e->watchers += watch_delta;
+    if (e->watchers < 0)
+        e->watchers = 0;
     if (key->scale_to_zero_ms > 0) {
         for (i = 0; i < e->n_stz; i++)
             if (e->stz[i] == key->scale_to_zero_ms)
@@ -235,7 +239,7 @@ static enum err_code take_wants(struct group *g, int64_t now, int64_t ttl, struc
             struct interest **pp = &g->buckets[i];
             while (*pp) {
                 struct interest *e = *pp;
-                if (now - e->last_ms > ttl) {
+                if (e->watchers == 0 && now - e->last_ms > ttl) {
                     *pp = e->next;
                     free(e->ns);
                     free(e->model);

@@ -150,6 +150,7 @@ struct rcall {
     grpc_byte_buffer *recv_bb;
 
     struct source *src; /* where c->req's data comes from (data calls, streams) */
+    bool watching;      /* a StreamIsActive holding a watch on its model */
 
     /* the llm-d.ai/managed path */
     struct kube_waiter kwaiter;
@@ -1006,6 +1007,14 @@ static void on_stream_close(struct rpc_tag *t, bool ok)
     c->queued = 0;
     pthread_mutex_unlock(&c->mu);
 
+    pthread_mutex_lock(&c->mu);
+    if (c->watching) {
+        struct source_key key;
+        key_of(&c->req, &key);
+        source_watch(c->src, &key, -1);
+        c->watching = false;
+    }
+    pthread_mutex_unlock(&c->mu);
     pthread_mutex_lock(&srv->streams_mu);
     was_registered = c->registered;
     if (was_registered) {
@@ -1092,12 +1101,20 @@ static void start_stream_is_active(struct rcall *c)
     }
     if (!stream_open(c))
         return;
-    /* Register the model, then the first message as soon as a snapshot
-     * covers it (now, or on a later publish). */
+    /* Watch the model (it stays of interest while the stream is open),
+     * then the first message as soon as a snapshot covers it (now, or on a
+     * later publish). */
     {
+        /* Under c->mu: the close may complete on a worker meanwhile (this
+         * can run on the kube thread). Lock order: call, source, group. */
         struct source_key key;
         key_of(&c->req, &key);
-        source_touch(c->src, &key);
+        pthread_mutex_lock(&c->mu);
+        if (!c->closed) {
+            source_watch(c->src, &key, +1);
+            c->watching = true;
+        }
+        pthread_mutex_unlock(&c->mu);
     }
     t = source_current(c->src);
     stream_evaluate(c, t);

@@ -58,7 +58,7 @@ void source_set_interest(struct source *s, source_interest_fn *fn, void *arg)
     pthread_mutex_unlock(&s->mu);
 }
 
-void source_touch(struct source *s, const struct source_key *key)
+static void interest(struct source *s, const struct source_key *key, int delta)
 {
     source_interest_fn *fn;
     void *arg;
@@ -68,7 +68,17 @@ void source_touch(struct source *s, const struct source_key *key)
     arg = s->interest_arg;
     pthread_mutex_unlock(&s->mu);
     if (fn && key)
-        fn(arg, key);
+        fn(arg, key, delta);
+}
+
+void source_touch(struct source *s, const struct source_key *key)
+{
+    interest(s, key, 0);
+}
+
+void source_watch(struct source *s, const struct source_key *key, int delta)
+{
+    interest(s, key, delta);
 }
 
 int64_t source_now_ms(void)

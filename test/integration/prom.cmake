@@ -29,8 +29,8 @@ set(SAT_PROM_TEST_ENV
     "SAT_PY_GEN=${CMAKE_BINARY_DIR}/py"
     "SAT_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 
-# name  timeout (s). Typical run times on 2 cores: prom ~55 s, outage ~35 s,
-# slow ~15 s, auth ~10 s, load ~17 s.
+# name  timeout (s). Typical run times on 2 cores: prom ~65 s, outage ~35 s,
+# slow ~15 s, auth ~10 s, load ~17 s (about 70 s in all with ctest -j2).
 set(SAT_PROM_TESTS
     prom 240
     prom_outage 180

@@ -31,6 +31,7 @@ Run with /usr/bin/python3 (Debian's python3-grpcio), like scaler.py.
 """
 
 import atexit
+import base64
 import ctypes
 import http.client
 import http.server
@@ -475,7 +476,6 @@ class Prometheus:
         conn = conn_cls("127.0.0.1", self.port, **kw)
         h = dict(headers or {})
         if self.basic_auth:
-            import base64
             h["Authorization"] = "Basic " + base64.b64encode(
                 ("%s:%s" % self.basic_auth).encode()).decode()
         try:

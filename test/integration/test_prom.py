@@ -9,12 +9,13 @@ simulator reaches an answer after at most a scrape and a refresh, so
 every expectation is polled with a bound (promstack.ANSWER_TIMEOUT).
 Tests whose load goes down use metricsWindow "3s": with the default 1m
 window the maximum would keep the old peak for a minute (WVA's rule).
+
+Two tests reproduce product bugs found while writing these (both fixed;
+they stay as regression tests).
 """
 import os
 import sys
 import time
-
-import grpc
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,16 +27,18 @@ NS = "llm"
 SHORT = "3s"   # metricsWindow for tests whose load goes down
 
 SIM = None
+SIM2 = None      # a second target: the same pod names, another instance
 PROM = None
 SRV = None
 C = None
 
 
 def setup():
-    global SIM, PROM, SRV, C
+    global SIM, SIM2, PROM, SRV, C
     P.check_tools()
     SIM = P.Sim().start()
-    PROM = P.Prometheus([SIM.address]).start()
+    SIM2 = P.Sim("sim2").start()
+    PROM = P.Prometheus([SIM.address, SIM2.address]).start()
     SRV = P.scaler(PROM.url)
     C = SRV.client()
 
@@ -50,8 +53,9 @@ def teardown():
         assert rc == 0, "scaler exited with %s" % rc
     if PROM is not None:
         PROM.stop()
-    if SIM is not None:
-        SIM.stop()
+    for sim in (SIM, SIM2):
+        if sim is not None:
+            sim.stop()
 
 
 def wait_desired(r, want, timeout=P.ANSWER_TIMEOUT, client=None):
@@ -236,27 +240,52 @@ def test_stream_is_active():
         st.cancel()
 
 
-def test_stream_keeps_its_model_of_interest():
-    # --interest-ttl 1s: a model nobody asks about by unary calls drops out
-    # of the queries after 1s, unless a stream watches it.
-    m = "watched"
-    r = ref(m, name="watched", metricsWindow=SHORT)
+def stream_keeps_interest(m, refresh, ttl):
+    """A model only a stream watches (no unary call for several interest
+    TTLs) must stay in the queries: a rise still reaches the stream."""
+    r = ref(m, name=m, metricsWindow=SHORT)
     SIM.add_pods(P.pods(2, m, 0.5))
     PROM.wait_count(P.kv_expr(m), 2)
-    with P.scaler(PROM.url, args=["--interest-ttl", "1s"]) as srv, srv.client() as c:
+    with P.scaler(PROM.url, refresh=refresh, args=["--interest-ttl", ttl]) as srv, \
+            srv.client() as c:
         st = c.stream_is_active(r)
         try:
             st.expect(True, P.ANSWER_TIMEOUT)
-            st.expect_quiet(3.0)               # three interest TTLs, no unary call
+            st.expect_quiet(4.0)               # several interest TTLs, no unary call
             SIM.set(NS, model=m, kv=0.9)
             st.expect(True, P.ANSWER_TIMEOUT)  # still fetched for the stream
         finally:
             st.cancel()
-        # A unary-only model expires and comes back on the next call.
+        # A unary-only model expires and is asked for again: answered.
         u = ref("follow", name="follow", metricsWindow=SHORT)
         S.wait_until(lambda: c.is_active(u) is True, P.ANSWER_TIMEOUT, 0.1, "follow active")
         time.sleep(2.5)
         assert c.is_active(u) is True
+
+
+def test_stream_keeps_its_model_of_interest():
+    stream_keeps_interest("watched", "500ms", "1s")
+
+
+def test_stream_keeps_interest_refresh_longer_than_ttl():
+    # Regression (fixed): streams renewed their model's interest only when
+    # a snapshot was published, and the fetcher dropped models older than
+    # --interest-ttl before it fetched; with --refresh-interval >=
+    # --interest-ttl a model only a stream watched dropped out after the
+    # first refresh. Now an open stream holds a watch on its model.
+    stream_keeps_interest("watched-2s", "2s", "1s")
+
+
+def test_two_engines_in_one_pod():
+    # The same pod seen through two targets (instance labels differ): two
+    # serving instances, one pod. Both saturated: scale up from 1 pod -> 2,
+    # not from 2 -> 3.
+    m = "dual"
+    SIM.add_pods(P.pods(1, m, 0.95))
+    SIM2.add_pods(P.pods(1, m, 0.95))
+    PROM.wait_count(P.kv_expr(m), 2)
+    wait_desired(ref(m, name="dual"), 2)
+    steady(lambda: C.desired(ref(m, name="dual")), 2, 1.5)
 
 
 def test_sglang_engine():
@@ -326,7 +355,7 @@ def test_config_defaults_and_overrides():
                      # per model, only for models without pods; $model and
                      # $namespace are pasted as escaped string literals
                      "activationQuery": 'sum(inference_extension_flow_control_queue_size'
-                                        '{namespace="$namespace",target_model_name="${model}"})'},
+                                        '{namespace="$namespace",target_model_name="$model"})'},
         "overrides": [
             {"model": "cfg-95", "kvCacheThreshold": 0.99, "kvSpareTrigger": 0.01},
             {"namespace": "cfg-ns", "model": "cfg-95", "kvCacheThreshold": 0.9},
@@ -371,6 +400,21 @@ def test_config_defaults_and_overrides():
         assert srv.stop() == 0
 
 
+def test_activation_query_braced_placeholder():
+    # Regression (fixed): the config check refused a template spelling the
+    # placeholder ${model} (which the query builder substitutes), and let
+    # "$model_name" (never substituted) through.
+    cfg = P.write_config({
+        "prometheus": {"default": {"url": PROM.url}},
+        "defaults": {"activationQuery": 'sum(inference_extension_flow_control_queue_size'
+                                       '{namespace="${namespace}",target_model_name="${model}"})'}},
+        "braced.json")
+    SIM.flow("braced", 1, namespace="cfg")
+    with P.scaler(config=cfg) as srv, srv.client() as c:
+        r = ref("braced", name="b", namespace="cfg")
+        S.wait_until(lambda: c.is_active(r) is True, P.ANSWER_TIMEOUT, 0.1, "active via ${model}")
+
+
 def main():
     S.run_tests([
         test_desired_follows_the_simulator,
@@ -381,6 +425,9 @@ def main():
         test_scale_to_zero,
         test_stream_is_active,
         test_stream_keeps_its_model_of_interest,
+        test_stream_keeps_interest_refresh_longer_than_ttl,
+        test_activation_query_braced_placeholder,
+        test_two_engines_in_one_pod,
         test_sglang_engine,
         test_model_ids_with_metacharacters,
         test_config_defaults_and_overrides,

@@ -182,9 +182,11 @@ static struct table *built(const char *model, int64_t stz_ms)
 
 static int interest_calls;
 static char interest_model[32];
-static void on_interest(void *arg, const struct source_key *key)
+static int watch_sum;
+static void on_interest(void *arg, const struct source_key *key, int delta)
 {
     (void)arg;
+    watch_sum += delta;
     interest_calls++;
     snprintf(interest_model, sizeof(interest_model), "%s", key->model);
 }
@@ -223,6 +225,10 @@ static void test_keyed_coverage(void **state)
     table_unref(got);
     source_touch(s, &ka);
     assert_string_equal(interest_model, "a");
+    source_watch(s, &kb, +1);
+    source_watch(s, &kb, +1);
+    source_watch(s, &kb, -1);
+    assert_int_equal(watch_sum, 1);
     table_unref(ta);
     table_unref(tb);
     table_unref(tb2);
