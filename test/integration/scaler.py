@@ -443,6 +443,16 @@ class Stream:
 _LIVE = set()  # every Server still running, killed at exit
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the test process dies (a
+    ctest timeout must not leave scalers behind). Linux prctl(PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except OSError:
+        pass
+
+
 def _kill_leftovers():
     for s in list(_LIVE):
         s.kill()
@@ -520,7 +530,7 @@ class Server:
         self._errf = tempfile.TemporaryFile(prefix="sat-stderr-")
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._errf,
-                                     stderr=self._errf, env=env)
+                                     stderr=self._errf, env=env, preexec_fn=_die_with_parent)
         _LIVE.add(self)
         if wait:
             self.wait_healthy()
