@@ -20,6 +20,16 @@ struct httpd {
 };
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned int status,
+                                 const char *type, char *body, size_t len, bool owned);
+
+/* A constant body: its length is computed, never counted by hand. */
+static enum MHD_Result send_const(struct MHD_Connection *conn, unsigned int status,
+                                  const char *type, const char *body)
+{
+    return send_text(conn, status, type, (char *)body, strlen(body), false);
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned int status,
                                  const char *type, char *body, size_t len, bool owned)
 {
     struct MHD_Response *r;
@@ -55,19 +65,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (*upload_size) /* no request bodies here */
         *upload_size = 0;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "GET only\n", 9, false);
+        return send_const(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
     if (strcmp(url, "/healthz") == 0)
-        return send_text(conn, MHD_HTTP_OK, "text/plain", "ok\n", 3, false);
+        return send_const(conn, MHD_HTTP_OK, "text/plain", "ok\n");
     if (strcmp(url, "/readyz") == 0) {
         if (h->o.ready && h->o.ready(h->o.arg))
-            return send_text(conn, MHD_HTTP_OK, "text/plain", "ready\n", 6, false);
-        return send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "not ready\n", 10,
-                         false);
+            return send_const(conn, MHD_HTTP_OK, "text/plain", "ready\n");
+        return send_const(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "not ready\n");
     }
     if (strcmp(url, "/metrics") == 0 && h->o.metrics) {
         if (h->o.metrics(h->o.arg, &body, &len) != ERR_OK)
-            return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
-                             "metrics unavailable\n", 20, false);
+            return send_const(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
+                              "metrics unavailable\n");
         return send_text(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len,
                          true);
     }
@@ -76,21 +85,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         const char *so = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "scaledobject");
         enum err_code rc;
         if (!ns || !so || !*ns || !*so)
-            return send_text(conn, MHD_HTTP_BAD_REQUEST, "application/json",
-                             "{\"error\":\"namespace and scaledobject query parameters are "
-                             "required\"}\n",
-                             75, false);
+            return send_const(conn, MHD_HTTP_BAD_REQUEST, "application/json",
+                              "{\"error\":\"namespace and scaledobject query parameters are "
+                              "required\"}\n");
         rc = h->o.decision(h->o.arg, ns, so, &body, &len);
         if (rc == ERR_NOT_FOUND)
-            return send_text(conn, MHD_HTTP_NOT_FOUND, "application/json",
-                             "{\"error\":\"no decision recorded for that ScaledObject (yet)\"}\n",
-                             61, false);
+            return send_const(conn, MHD_HTTP_NOT_FOUND, "application/json",
+                              "{\"error\":\"no decision recorded for that ScaledObject (yet)\"}\n");
         if (rc)
-            return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
-                             "{\"error\":\"internal error\"}\n", 27, false);
+            return send_const(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+                              "{\"error\":\"internal error\"}\n");
         return send_text(conn, MHD_HTTP_OK, "application/json", body, len, true);
     }
-    return send_text(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10, false);
+    return send_const(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }
 
 /* ":8080", "host:port", "[v6]:port" into an address to bind. */

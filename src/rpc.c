@@ -325,8 +325,15 @@ static void finish_unary(struct rcall *c, grpc_status_code code, const char *msg
         struct timespec now;
         enum metrics_method m = metric_of[c->method];
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (c->method == M_GENERIC) /* StreamMetricSpec is worth its own series */
-            m = metrics_method_from_path((const char *)GRPC_SLICE_START_PTR(c->details.method));
+        if (c->method == M_GENERIC) { /* StreamMetricSpec is worth its own series */
+            char path[128]; /* a slice is not NUL-terminated: copy, bounded */
+            size_t n = GRPC_SLICE_LENGTH(c->details.method);
+            if (n >= sizeof(path))
+                n = sizeof(path) - 1;
+            memcpy(path, GRPC_SLICE_START_PTR(c->details.method), n);
+            path[n] = '\0';
+            m = metrics_method_from_path(path);
+        }
         metrics_rpc(m, (int)code,
                     (double)((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - c->started_ns) / 1e9);
     }
