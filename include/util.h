@@ -31,6 +31,14 @@ SAT_WUR enum err_code util_parse_duration_ms(const char *s, int64_t *out_ms);
  * Writes at most len bytes (always NUL-terminated when len > 0). */
 void util_fmt_double(char *buf, size_t len, double v);
 
+/*
+ * s[0..len) as log-safe text into out (out_len > 0): printable ASCII kept,
+ * each white-space run one space (none leading or trailing), any other
+ * byte '?'; at most max input bytes, then "..." when there was more. For
+ * quoting what a remote server said (an error body) in a message.
+ */
+void util_sanitize(const char *s, size_t len, size_t max, char *out, size_t out_len);
+
 /* Exactly 17 significant digits ("%.17g"): what analyze prints. */
 void util_fmt_double17(char *buf, size_t len, double v);
 

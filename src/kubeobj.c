@@ -107,33 +107,6 @@ static bool is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/*
- * s[0..len) as log-safe text into out (out_len > 0): printable ASCII kept,
- * each white-space run one space (none leading or trailing), any other
- * byte '?'; at most max input bytes, then "..." when there was more.
- */
-static void sanitize(const char *s, size_t len, size_t max, char *out, size_t out_len)
-{
-    size_t i, o = 0, take = len < max ? len : max;
-    bool pending_space = false;
-
-    for (i = 0; i < take && o + 1 < out_len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (is_ws(ch)) {
-            pending_space = o > 0;
-            continue;
-        }
-        if (pending_space && o + 2 < out_len)
-            out[o++] = ' ';
-        pending_space = false;
-        out[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-    }
-    if (len > take && o + 3 < out_len) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-}
 
 /* "8 MiB", "64 KiB" or "1000 bytes". */
 static void fmt_size(char *buf, size_t len, size_t n)
@@ -1191,18 +1164,18 @@ void kubeobj_status_message(int http_status, const char *body, size_t len, char 
 
         reason[0] = '\0';
         if (cJSON_IsString(r))
-            sanitize(r->valuestring, strlen(r->valuestring), 64, reason, sizeof(reason));
+            util_sanitize(r->valuestring, strlen(r->valuestring), 64, reason, sizeof(reason));
         if (reason[0] == '\0' && http_phrase(http_status) != NULL)
             snprintf(reason, sizeof(reason), "%s", http_phrase(http_status));
         fmt_head(head, sizeof(head), http_status, reason);
-        sanitize(msg, strlen(msg), STATUS_MESSAGE_MAX, text, sizeof(text));
+        util_sanitize(msg, strlen(msg), STATUS_MESSAGE_MAX, text, sizeof(text));
         if (text[0] == '\0' || strcmp(text, reason) == 0)
             snprintf(out, out_len, "%s", head);
         else
             snprintf(out, out_len, "%s: %s", head, text);
     } else {
         fmt_head(head, sizeof(head), http_status, http_phrase(http_status));
-        sanitize(body, len, KUBEOBJ_BODY_EXCERPT, text, sizeof(text));
+        util_sanitize(body, len, KUBEOBJ_BODY_EXCERPT, text, sizeof(text));
         if (text[0] == '\0')
             snprintf(out, out_len, "%s (empty body)", head);
         else

@@ -77,33 +77,6 @@ static bool is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/*
- * s[0..len) as log-safe text into out (out_len > 0): printable ASCII kept,
- * white-space runs as one space (leading and trailing dropped), anything
- * else '?'; at most max input bytes, then "..." when there was more.
- */
-static void sanitize(const char *s, size_t len, size_t max, char *out, size_t out_len)
-{
-    size_t i, o = 0, take = len < max ? len : max;
-    bool space = false;
-
-    for (i = 0; i < take && o + 1 < out_len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_ws(c)) {
-            space = o > 0;
-            continue;
-        }
-        if (space && o + 2 < out_len)
-            out[o++] = ' ';
-        space = false;
-        out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (len > take && o + 4 < out_len) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-}
 
 /* "64 MiB", "512 KiB" or "1000 bytes". */
 static void fmt_size(char *buf, size_t len, size_t n)
@@ -170,10 +143,10 @@ static enum err_code prometheus_error(const cJSON *root, int http_status, char *
     const char *text = cJSON_IsString(er) ? er->valuestring : NULL;
     char t[64], m[PROMRESP_WHY_LEN];
 
-    sanitize(type != NULL ? type : "error", strlen(type != NULL ? type : "error"), 48, t,
+    util_sanitize(type != NULL ? type : "error", strlen(type != NULL ? type : "error"), 48, t,
              sizeof(t));
     if (text != NULL && text[0] != '\0')
-        sanitize(text, strlen(text), sizeof(m) - 8, m, sizeof(m));
+        util_sanitize(text, strlen(text), sizeof(m) - 8, m, sizeof(m));
     else
         snprintf(m, sizeof(m), "(no error text)");
     if (status_2xx(http_status))
@@ -189,7 +162,7 @@ static enum err_code http_error(int http_status, const char *body, size_t len, c
 {
     char ex[PROMRESP_BODY_EXCERPT + 8];
 
-    sanitize(body, len, PROMRESP_BODY_EXCERPT, ex, sizeof(ex));
+    util_sanitize(body, len, PROMRESP_BODY_EXCERPT, ex, sizeof(ex));
     if (ex[0] == '\0')
         set_why(why, why_len, "HTTP %d (empty body)", http_status);
     else
@@ -529,7 +502,7 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
 
         if (!status_2xx(http_status))
             return http_error(http_status, body, len, why, why_len);
-        sanitize(body, len, PROMRESP_BODY_EXCERPT, ex, sizeof(ex));
+        util_sanitize(body, len, PROMRESP_BODY_EXCERPT, ex, sizeof(ex));
         if (ex[0] == '\0')
             set_why(why, why_len, "empty body (HTTP %d)", http_status);
         else if (trailing)

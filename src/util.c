@@ -134,3 +134,33 @@ void util_fmt_double17(char *buf, size_t len, double v)
         return;
     snprintf(buf, len, "%.17g", v);
 }
+
+static bool is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+void util_sanitize(const char *s, size_t len, size_t max, char *out, size_t out_len)
+{
+    size_t i, o = 0, take = len < max ? len : max;
+    bool pending_space = false;
+
+    if (!out || !out_len)
+        return;
+    for (i = 0; s && i < take && o + 1 < out_len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (is_ws(ch)) {
+            pending_space = o > 0;
+            continue;
+        }
+        if (pending_space && o + 2 < out_len)
+            out[o++] = ' ';
+        pending_space = false;
+        out[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+    }
+    if (len > take && o + 3 < out_len) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}

@@ -97,6 +97,20 @@ static void test_fmt_double(void **state)
     assert_string_equal(buf, "2");
 }
 
+static void test_sanitize(void **state)
+{
+    char out[32];
+    (void)state;
+    util_sanitize("  a\tb\n\x01c\xff  ", 12, 100, out, sizeof(out));
+    assert_string_equal(out, "a b ?c?");
+    util_sanitize("0123456789", 10, 4, out, sizeof(out));
+    assert_string_equal(out, "0123...");
+    util_sanitize("abcdef", 6, 100, out, 4); /* tiny output: cut, terminated */
+    assert_string_equal(out, "abc");
+    util_sanitize(NULL, 0, 10, out, sizeof(out));
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_parse_int64),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_fmt_double),
+        cmocka_unit_test(test_sanitize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
