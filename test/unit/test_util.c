@@ -101,7 +101,8 @@ static void test_sanitize(void **state)
 {
     char out[32];
     (void)state;
-    util_sanitize("  a\tb\n\x01c\xff  ", 12, 100, out, sizeof(out));
+    static const char in[] = "  a\tb\n\x01" "c\xff  "; /* \x01 then 'c' */
+    util_sanitize(in, sizeof(in) - 1, 100, out, sizeof(out));
     assert_string_equal(out, "a b ?c?");
     util_sanitize("0123456789", 10, 4, out, sizeof(out));
     assert_string_equal(out, "0123...");
