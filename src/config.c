@@ -1070,7 +1070,11 @@ static enum err_code parse_overrides(const cJSON *arr, struct config *c, char *w
     return ERR_OK;
 }
 
-/* Cross-key rules: the defaults alone, then each override on top. */
+static const struct config_override *find_override(const struct config *c, const char *model,
+                                                   const char *namespace_);
+
+/* Cross-key rules: the defaults alone, then each override on top (on the
+ * model's any-namespace override too, for a namespaced one). */
 static enum err_code resolve_layers(struct config *c, char *why, size_t why_len)
 {
     char mwhy[META_WHY_LEN], label[PATH_LEN];
@@ -1084,8 +1088,17 @@ static enum err_code resolve_layers(struct config *c, char *why, size_t why_len)
         return rc;
     }
     for (size_t i = 0; i < c->n_overrides; i++) {
-        const struct meta_layer layers[2] = {c->overrides[i].layer, c->defaults_layer};
-        rc = meta_resolve(layers, 2, &r, mwhy, sizeof mwhy);
+        /* As config_select_layers() stacks them at run time: a namespaced
+         * override sits on the model's any-namespace override, if any. */
+        const struct config_override *any =
+            c->overrides[i].namespace_ ? find_override(c, c->overrides[i].model, NULL) : NULL;
+        struct meta_layer layers[3];
+        size_t nl = 0;
+        layers[nl++] = c->overrides[i].layer;
+        if (any)
+            layers[nl++] = any->layer;
+        layers[nl++] = c->defaults_layer;
+        rc = meta_resolve(layers, nl, &r, mwhy, sizeof mwhy);
         if (rc) {
             override_label(label, sizeof label, &c->overrides[i]);
             fmt(why, why_len, "overrides[%zu] (%s): %s", i, label, mwhy);

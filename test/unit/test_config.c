@@ -595,6 +595,11 @@ static const struct bad bad_rows[] = {
     /* overrides: duplicates */
     {"{'overrides': [{'namespace': 'prod', 'model': 'm'}, {'namespace': 'prod', 'model': 'm'}]}",
      "overrides[1] (prod/m): same namespace and model as overrides[0]", NULL},
+    /* A namespaced override stacks on the model's any-namespace one at run
+     * time: the combination must be valid too (found by fuzzing). */
+    {"{'overrides': [{'model': 'm', 'kvCacheThreshold': 0.6},"
+     " {'namespace': 'prod', 'model': 'm', 'kvSpareTrigger': 0.7}]}",
+     "overrides[1] (prod/m): kvSpareTrigger must be <= kvCacheThreshold", NULL},
     {"{'overrides': [{'model': 'm'}, {'model': 'n'}, {'model': 'm', 'kvCacheThreshold': 0.9}]}",
      "overrides[2] (m, any namespace): same namespace and model as overrides[0]", NULL},
     {"{'overrides': [{'model': 'z'}, {'model': 'a', 'namespace': 'x'}, {'model': 'z'}, "
