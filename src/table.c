@@ -17,6 +17,8 @@
  */
 #include "table.h"
 
+#include "meta.h"
+
 #include <cjson/cJSON.h>
 #include <float.h>
 #include <math.h>
@@ -677,16 +679,19 @@ static enum err_code builder_finish(struct table_builder *b, struct table **out,
     {
         const struct brow *dup = find_duplicate_row(b);
         if (dup != NULL) {
+            /* Names are echoed quoted and escaped: a name with a newline
+             * or a terminal escape must not forge a log line. */
+            char qi[META_QUOTE_LEN], qm[META_QUOTE_LEN], qn[META_QUOTE_LEN];
+            meta_quote(qi, sizeof qi, dup->row.instance);
+            meta_quote(qm, sizeof qm, dup->model);
+            meta_quote(qn, sizeof qn, dup->ns);
             if (json)
                 set_why(why, why_len,
-                        "pods[%zu].%s: duplicate instance \"%s\" for model \"%s\" in "
-                        "namespace \"%s\"",
-                        dup->origin, dup->instance_given ? "instance" : "pod", dup->row.instance,
-                        dup->model, dup->ns);
+                        "pods[%zu].%s: duplicate instance %s for model %s in namespace %s",
+                        dup->origin, dup->instance_given ? "instance" : "pod", qi, qm, qn);
             else
-                set_why(why, why_len,
-                        "duplicate instance \"%s\" for model \"%s\" in namespace \"%s\"",
-                        dup->row.instance, dup->model, dup->ns);
+                set_why(why, why_len, "duplicate instance %s for model %s in namespace %s", qi,
+                        qm, qn);
             rc = ERR_INVALID;
             goto done;
         }
@@ -694,9 +699,11 @@ static enum err_code builder_finish(struct table_builder *b, struct table **out,
     if (json) {
         const struct bflow *dup = find_duplicate_flow(b);
         if (dup != NULL) {
-            set_why(why, why_len,
-                    "flowControl[%zu]: duplicate entry for model \"%s\" in namespace \"%s\"",
-                    dup->origin, dup->model, dup->ns);
+            char qm[META_QUOTE_LEN], qn[META_QUOTE_LEN];
+            meta_quote(qm, sizeof qm, dup->model);
+            meta_quote(qn, sizeof qn, dup->ns);
+            set_why(why, why_len, "flowControl[%zu]: duplicate entry for model %s in namespace %s",
+                    dup->origin, qm, qn);
             rc = ERR_INVALID;
             goto done;
         }
