@@ -17,35 +17,12 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 
-# The same list as test/run.sh.
-packages=(build-essential cmake pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
-          libcurl4-openssl-dev libcjson-dev libcmocka-dev grpc-proto protobuf-compiler
-          libprotobuf-dev python3 python3-grpcio python3-protobuf openssl prometheus
-          libmicrohttpd-dev curl procps)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "demo: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  else
-    echo "demo: missing packages; run as root or install them:" >&2
-    echo "  sudo apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-fi
-
-jobs=$(nproc 2>/dev/null || echo 2)
 build=${SAT_BUILD_DIR:-build}
 case "$build" in /*) ;; *) build="$top/$build" ;; esac
 
+# The same install-and-build script as ./test/run.sh (one package list).
 echo "demo: building into $build" >&2
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$jobs" --target saturation-scaler vllm-sim >&2
+./test/build.sh "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/saturation-demo.XXXXXX")
 cleanup() {
