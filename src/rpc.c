@@ -43,6 +43,7 @@
 #include "meta.h"
 #include "metrics.h"
 #include "reflect.h"
+#include "wire.h"
 
 enum method {
     M_IS_ACTIVE = 0,
@@ -1341,6 +1342,21 @@ static void on_new_call(struct rpc_tag *t, bool ok)
             finish_error(c, rc, "could not read the request");
             call_unref(c);
             return;
+        }
+        /* Strings with a NUL (protobuf-c would cut them silently) or
+         * invalid UTF-8 are refused before anything reads them.
+         * GetMetricSpec stays lenient: it must never fail at creation. */
+        if (c->method == M_GET_METRICS || c->method == M_IS_ACTIVE ||
+            c->method == M_STREAM_IS_ACTIVE) {
+            char why[300];
+            rc = c->method == M_GET_METRICS
+                     ? wire_check_get_metrics(c->req_bytes, c->req_len, why, sizeof(why))
+                     : wire_check_ref(c->req_bytes, c->req_len, why, sizeof(why));
+            if (rc) {
+                finish_error(c, rc, why);
+                call_unref(c);
+                return;
+            }
         }
     }
     switch (c->method) {
