@@ -6,6 +6,7 @@
  * `help` text, so a new subcommand (serve, check-config...) is one function
  * and one row. Exit codes: 0 success, 1 failure, 2 bad usage or bad input.
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,11 +162,89 @@ static int cmd_analyze(int argc, char **argv)
     return finish_stdout("analyze");
 }
 
+/*
+ * Remove the item at the start of a config error message ("defaults.x",
+ * "overrides[2].model", "prometheus.default.timeout") from root, so the
+ * next parse can report the next problem. A missing required key removes
+ * its parent object. Returns false when the path cannot be followed.
+ */
+/* An array element (an override) is replaced, not deleted, so the indexes
+ * of the ones after it stay those of the file. */
+static void replace_with_placeholder(cJSON *array, cJSON *item)
+{
+    static int n;
+    char model[64];
+    cJSON *o = cJSON_CreateObject();
+    snprintf(model, sizeof model, "check-config-placeholder-%d", ++n);
+    if (o && cJSON_AddStringToObject(o, "model", model))
+        cJSON_ReplaceItemViaPointer(array, item, o);
+    else
+        cJSON_Delete(o);
+}
+
+static bool remove_path(cJSON *root, const char *why)
+{
+    char tok[256], key[256] = "";
+    size_t n = strcspn(why, ": (");
+    const char *p = why, *stop = why + n;
+    cJSON *gparent = NULL, *parent = NULL, *cur = root;
+    long idx = -1;
+
+    if (n == 0)
+        return false;
+    while (p < stop && cur) {
+        gparent = parent;
+        parent = cur;
+        if (*p == '[') {
+            char *end;
+            idx = strtol(p + 1, &end, 10);
+            if (*end != ']' || end >= stop)
+                return false;
+            key[0] = '\0';
+            cur = cJSON_GetArrayItem(parent, (int)idx);
+            p = end + 1;
+        } else {
+            size_t len = strcspn(p, ".[");
+            if (p + len > stop)
+                len = (size_t)(stop - p);
+            if (len == 0 || len >= sizeof tok)
+                return false;
+            memcpy(tok, p, len);
+            tok[len] = '\0';
+            snprintf(key, sizeof key, "%s", tok);
+            idx = -1;
+            cur = cJSON_GetObjectItemCaseSensitive(parent, tok);
+            p += len;
+        }
+        if (p < stop && *p == '.')
+            p++;
+    }
+    if (cur && p >= stop) { /* found: remove it */
+        if (key[0])
+            cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
+        else if (idx >= 0)
+            replace_with_placeholder(parent, cur);
+        else
+            return false;
+        return true;
+    }
+    if (!cur && p >= stop && gparent) { /* a required key missing: drop its object */
+        if (cJSON_IsArray(gparent))
+            replace_with_placeholder(gparent, parent);
+        else
+            cJSON_Delete(cJSON_DetachItemViaPointer(gparent, parent));
+        return true;
+    }
+    return false;
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
     char why[CONFIG_WHY_LEN];
     struct config *c = NULL;
     enum err_code rc;
+    int errors = 0, round, n_reported = 0;
+    static char reported[64][160];
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s check-config FILE\n", PROG);
@@ -174,15 +253,69 @@ static int cmd_check_config(int argc, char **argv)
     rc = config_load_file(argv[1], &c, why, sizeof why);
     if (!rc)
         rc = config_check_files(c, why, sizeof why);
-    if (rc) {
-        fprintf(stderr, "%s check-config: %s\n", PROG, why);
+    if (!rc) {
+        printf("%s: ok (%zu Prometheus endpoints, %zu overrides%s)\n", argv[1], c->n_endpoints,
+               c->n_overrides, c->activation_query ? ", an activationQuery" : "");
         config_free(c);
-        return EXIT_FAILURE;
+        return finish_stdout("check-config");
     }
-    printf("%s: ok (%zu Prometheus endpoints, %zu overrides%s)\n", argv[1], c->n_endpoints,
-           c->n_overrides, c->activation_query ? ", an activationQuery" : "");
-    config_free(c);
-    return finish_stdout("check-config");
+    fprintf(stderr, "%s check-config: %s\n", PROG, why);
+    errors++;
+    {
+        const char *msg = strstr(why, ": ");
+        if (msg)
+            snprintf(reported[n_reported++], sizeof reported[0], "%.*s",
+                     (int)strcspn(msg + 2, ":"), msg + 2);
+    }
+    /* Name every bad key: drop the one reported and parse again. */
+    if (rc == ERR_INVALID) {
+        FILE *f = fopen(argv[1], "rb");
+        char *text = NULL;
+        size_t len = 0;
+        cJSON *root = NULL;
+        if (f && read_all(f, CONFIG_MAX_FILE_BYTES, &text, &len) == ERR_OK)
+            root = cJSON_ParseWithLength(text, len);
+        if (f)
+            fclose(f);
+        free(text);
+        /* The message after the file name prefix is "path: problem". */
+        for (round = 0; root && round < 64; round++) {
+            /* round 0: "FILE: path: problem" (from config_load_file); later
+             * rounds: "path: problem" (from config_parse) */
+            const char *msg = round == 0 ? strstr(why, ": ") : why;
+            char *doc;
+            if (!msg || !remove_path(root, round == 0 ? msg + 2 : msg))
+                break;
+            doc = cJSON_PrintUnformatted(root);
+            if (!doc)
+                break;
+            rc = config_parse(doc, strlen(doc), &c, why, sizeof why);
+            cJSON_free(doc);
+            if (rc == ERR_OK) {
+                config_free(c);
+                break;
+            }
+            {
+                /* "X: required" for a key removed because its value was
+                 * bad (already reported): not a problem of the file. */
+                size_t pl = strcspn(why, ":");
+                bool seen = false;
+                for (int k = 0; k < n_reported; k++)
+                    if (strlen(reported[k]) == pl && strncmp(reported[k], why, pl) == 0)
+                        seen = true;
+                if (seen && strstr(why, ": required"))
+                    continue;
+                if (n_reported < 64)
+                    snprintf(reported[n_reported++], sizeof reported[0], "%.*s", (int)pl, why);
+            }
+            fprintf(stderr, "%s check-config: %s: %s\n", PROG, argv[1], why);
+            errors++;
+        }
+        cJSON_Delete(root);
+    }
+    fprintf(stderr, "%s check-config: %d problem%s in %s\n", PROG, errors, errors == 1 ? "" : "s",
+            argv[1]);
+    return EXIT_FAILURE;
 }
 
 /* The README's tables, printed from the very tables the parsers use, so

@@ -96,6 +96,20 @@ def test_check_config():
             r = subprocess.run([S.BINARY, "check-config", p], capture_output=True, timeout=10)
             assert r.returncode != 0, (obj, r)
             assert key in r.stderr.decode(), (key, r.stderr)
+        # several bad keys at once: each one is named, with the file's indexes
+        many = tmp.join("many.json")
+        S.write_json_atomic(many, {
+            "defaults": {"kvCacheThresold": 0.5, "kvSpareTrigger": 2},
+            "overrides": [{"kvCacheThreshold": 0.5}, {"model": "m", "namespace": "BAD"}],
+            "prometheus": {"default": {"url": "ftp://x", "timeout": "5x"}}})
+        r = subprocess.run([S.BINARY, "check-config", many], capture_output=True, timeout=10)
+        err = r.stderr.decode()
+        assert r.returncode != 0, r
+        for key in ("defaults.kvCacheThresold", "defaults.kvSpareTrigger", "overrides[0].model",
+                    "overrides[1].namespace", "prometheus.default.url",
+                    "prometheus.default.timeout", "6 problems"):
+            assert key in err, (key, err)
+        assert "url: required" not in err, err
         r = subprocess.run([S.BINARY, "check-config", tmp.join("missing.json")],
                            capture_output=True, timeout=10)
         assert r.returncode != 0 and b"missing.json" in r.stderr, r
