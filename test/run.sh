@@ -23,5 +23,5 @@ echo "== ctest ($build)"
 # (the stream-leak test asserts only there: LeakSanitizer runs at its exit).
 echo "== unit and gRPC integration tests under ASan+UBSan"
 (cd "$asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-   ctest --output-on-failure -j "$jobs" -R '^(test_|grpc_)')
+   ctest --output-on-failure -j "$jobs" -R '^(test_|grpc_|fuzz_replay_)')
 echo "test/run.sh: all passed"

@@ -3,9 +3,10 @@
 #
 # SECONDS is the time per target (default 600); TARGETS default to every
 # target in test/fuzz/CMakeLists.txt (SAT_FUZZ_TARGETS). Steps:
-# 1. Install clang-14 and libclang-rt-14-dev when missing (apt-get when
-#    root, else print the apt-get line and stop). The other build
-#    dependencies are test/build.sh's; run it first on a bare machine.
+# 1. Install clang-14, libclang-rt-14-dev and llvm-14 (llvm-cov) when
+#    missing (apt-get when root, else print the apt-get line and stop). The
+#    other build dependencies are test/build.sh's; run it first on a bare
+#    machine.
 # 2. Configure build-fuzz/ (override with SAT_FUZZ_BUILD_DIR) with CC=clang-14,
 #    the library instrumented (-fsanitize=fuzzer-no-link plus SAT_SANITIZE's
 #    address,undefined with -fno-sanitize-recover=all) and SAT_FUZZ=ON, and
@@ -16,10 +17,12 @@
 #    to build-fuzz/corpus-<name>/ (the committed seeds in
 #    test/fuzz/corpus/<name>/ are read, never written); findings go to
 #    build-fuzz/artifacts-<name>/; the log to build-fuzz/fuzz-<name>.log.
-# 4. Print a summary table: runs, seconds, execs/s, cov (edges reached) of
-#    edges (instrumented), ft (features) from each target's last libFuzzer
-#    stats line, corpus size and findings; then the path of every finding.
-#    Exit status 1 when there is one.
+# 4. Measure the final corpus: libFuzzer's cov (edges) and ft (features)
+#    from a -runs=0 pass, and llvm-cov line coverage of each target's own
+#    modules from a coverage build of the replay binaries (build-fuzz-cov/).
+# 5. Print a summary table: runs, seconds, execs/s, cov of edges
+#    (instrumented), ft, corpus size, lines, findings; then the path of every
+#    finding. Exit status 1 when there is one.
 #
 # SAT_FUZZ_SKIP (comma-separated substrings of invariant messages, see
 # test/fuzz/fuzz_util.h) lets a long run go past a finding already recorded
@@ -52,7 +55,7 @@ parallel=${SAT_FUZZ_JOBS:-2}
 
 # ---- 1. the toolchain -------------------------------------------------------
 missing=()
-for p in clang-14 libclang-rt-14-dev; do
+for p in clang-14 libclang-rt-14-dev llvm-14; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -107,17 +110,46 @@ for t in "${targets[@]}"; do
 done
 wait || true
 
-# ---- 4. the summary -------------------------------------------------------------
-# The last stats line: fork mode "#N: cov: C ft: F corp: K exec/s E ... time: Ts",
-# or single-process "#N DONE cov: C ft: F corp: K/S ... exec/s: E ...". execs/s
-# is runs over the run's time (fork mode's own exec/s is per job); edges is
-# the number of instrumented edges ("Loaded 1 modules (E inline 8-bit
-# counters)"), so cov/edges is the share of the linked code reached.
+# ---- 4. coverage of the final corpus ------------------------------------------
+# libFuzzer's cov/ft over the whole corpus, from a single-process pass
+# (-runs=0: every input once; fork mode's own counters are not edges), and
+# the line coverage of each target's own modules with llvm-cov, from the
+# replay binary built with clang's source-based coverage in $build-cov.
+declare -A sources=(
+  [promresp]="src/promresp.c" [meta]="src/meta.c" [config]="src/config.c"
+  [table]="src/table.c src/decide.c" [request]="src/meta.c src/health.c src/reflect.c"
+  [kubeobj]="src/kubeobj.c" [analyze]="src/analyze.c src/sat.c")
+covbuild="$build-cov"
+echo "== coverage ($covbuild, clang-14 -fprofile-instr-generate -fcoverage-mapping)"
+CC=clang-14 cmake -S . -B "$covbuild" -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O0" \
+  "-DCMAKE_C_FLAGS=-fprofile-instr-generate -fcoverage-mapping" -DSAT_BUILD_TESTS=ON >/dev/null
+replays=()
+for t in "${targets[@]}"; do replays+=("fuzz_replay_$t"); done
+cmake --build "$covbuild" -j "$(nproc 2>/dev/null || echo 2)" --target "${replays[@]}" >/dev/null
+declare -A lines=()
+for t in "${targets[@]}"; do
+  rm -f "$covbuild/fuzz-$t".prof*
+  LLVM_PROFILE_FILE="$covbuild/fuzz-$t.profraw" SAT_FUZZ_SKIP=${SAT_FUZZ_SKIP:-} \
+    "$covbuild/test/fuzz/fuzz_replay_$t" "$build/corpus-$t" "test/fuzz/corpus/$t" >/dev/null 2>&1 || true
+  llvm-profdata-14 merge -sparse "$covbuild/fuzz-$t.profraw" -o "$covbuild/fuzz-$t.profdata"
+  # "TOTAL ... lines missed cover%" of the target's own sources.
+  read -r -a srcs <<<"${sources[$t]}"
+  lines[$t]=$(llvm-cov-14 report "$covbuild/test/fuzz/fuzz_replay_$t" \
+                -instr-profile="$covbuild/fuzz-$t.profdata" "${srcs[@]}" 2>/dev/null |
+              awk '$1 == "TOTAL" { print $(NF - 3) }')
+done
+
+# ---- 5. the summary -------------------------------------------------------------
+# runs and seconds from the last stats line of the fork-mode run ("#N: cov: ...
+# time: Ts"); execs/s = runs / seconds (fork mode's own exec/s is per job);
+# cov (edges reached) of edges (instrumented: "Loaded 1 modules (E inline
+# 8-bit counters)") and ft (features) from the -runs=0 pass over the final
+# corpus; lines: llvm-cov line coverage of the target's own modules.
 field() { # field NAME LINE: the word after NAME
   awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' <<<"$2"
 }
-printf '\n%-10s %11s %6s %8s %6s %6s %6s %7s %9s\n' target runs secs execs/s cov edges ft \
-  corpus findings
+printf '\n%-9s %10s %5s %8s %5s %6s %6s %7s %8s %9s\n' target runs secs execs/s cov edges ft \
+  corpus lines findings
 found=()
 for t in "${targets[@]}"; do
   log="$build/fuzz-$t.log"
@@ -127,18 +159,22 @@ for t in "${targets[@]}"; do
   took=${took%s}
   [ -n "$took" ] || took=$secs
   eps=$([ -n "$runs" ] && echo $((runs / (took > 0 ? took : 1))) || true)
-  cov=$(field cov: "$line")
-  ft=$(field ft: "$line")
+  init=$(ASAN_OPTIONS=detect_leaks=0 SAT_FUZZ_SKIP=${SAT_FUZZ_SKIP:-} \
+           "$build/test/fuzz/fuzz_$t" -runs=0 "$build/corpus-$t" "test/fuzz/corpus/$t" 2>&1 |
+         grep -E '^#[0-9]+[[:space:]]+INITED' | tail -n 1 || true)
+  cov=$(field cov: "$init")
+  ft=$(field ft: "$init")
   edges=$(sed -nE 's/^INFO: Loaded [0-9]+ modules? +\(([0-9]+) inline 8-bit counters\).*/\1/p' \
             "$log" | head -n 1)
   corp=$(find "$build/corpus-$t" -type f | wc -l)
   mapfile -t arts < <(find "$build/artifacts-$t" -type f \
                         \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
                            -o -name 'oom-*' -o -name 'slow-unit-*' \) | sort)
-  printf '%-10s %11s %6s %8s %6s %6s %6s %7s %9s\n' "$t" "${runs:-?}" "$took" "${eps:-?}" \
-    "${cov:-?}" "${edges:-?}" "${ft:-?}" "$corp" "${#arts[@]}"
+  printf '%-9s %10s %5s %8s %5s %6s %6s %7s %8s %9s\n' "$t" "${runs:-?}" "$took" "${eps:-?}" \
+    "${cov:-?}" "${edges:-?}" "${ft:-?}" "$corp" "${lines[$t]:-?}" "${#arts[@]}"
   found+=("${arts[@]}")
 done
+for t in "${targets[@]}"; do printf '  lines of %-9s %s\n' "$t:" "${sources[$t]}"; done
 [ -z "${SAT_FUZZ_SKIP:-}" ] || echo "(invariants skipped by SAT_FUZZ_SKIP: $SAT_FUZZ_SKIP)"
 if [ ${#found[@]} -gt 0 ]; then
   echo
