@@ -39,6 +39,9 @@ void util_fmt_double(char *buf, size_t len, double v);
  */
 void util_sanitize(const char *s, size_t len, size_t max, char *out, size_t out_len);
 
+/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
+bool util_utf8_valid(const uint8_t *s, size_t len);
+
 /* Exactly 17 significant digits ("%.17g"): what analyze prints. */
 void util_fmt_double17(char *buf, size_t len, double v);
 

@@ -27,7 +27,5 @@ SAT_WUR enum err_code wire_check_ref(const uint8_t *buf, size_t len, char *why, 
 SAT_WUR enum err_code wire_check_get_metrics(const uint8_t *buf, size_t len, char *why,
                                              size_t why_len);
 
-/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
-bool wire_utf8_valid(const uint8_t *s, size_t len);
 
 #endif

@@ -3,6 +3,10 @@
  */
 #include "log.h"
 
+#include <stdint.h>
+
+#include "util.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -41,11 +45,19 @@ enum err_code log_format_parse(const char *s, enum log_format *out)
     return ERR_OK;
 }
 
-/* Append s escaped for a JSON/logfmt double-quoted string. */
+/* Append s escaped for a JSON/logfmt double-quoted string. A line must
+ * stay valid UTF-8 (JSON): when s is not, its bytes >= 0x80 are written as
+ * \u00XX escapes. */
 static size_t append_escaped(char *buf, size_t pos, size_t cap, const char *s)
 {
+    bool utf8 = util_utf8_valid((const uint8_t *)s, strlen(s));
+
     for (; *s && pos + 7 < cap; s++) {
         unsigned char c = (unsigned char)*s;
+        if (c >= 0x80 && !utf8) {
+            pos += (size_t)snprintf(buf + pos, cap - pos, "\\u%04x", c);
+            continue;
+        }
         if (c == '"' || c == '\\') {
             buf[pos++] = '\\';
             buf[pos++] = (char)c;

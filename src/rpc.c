@@ -1546,7 +1546,7 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
                         size_t why_len)
 {
     struct rpc_server *srv;
-    grpc_arg args[7];
+    grpc_arg args[8];
     grpc_channel_args cargs;
     enum err_code rc;
     int i, m, k;
@@ -1587,6 +1587,9 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
     int_arg(&args[5], GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
     /* Tolerate clients (KEDA) that ping every 10 s or more. */
     int_arg(&args[6], GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+    /* KEDA sends a few small headers: do not let a client pin large ones
+     * for the life of its calls. */
+    int_arg(&args[7], GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
     cargs.num_args = sizeof(args) / sizeof(args[0]);
     cargs.args = args;
 

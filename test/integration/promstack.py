@@ -134,7 +134,12 @@ def popen(cmd, **kw):
     """subprocess.Popen with stdin closed and the death signal set; tracked
     so it is killed at exit."""
     kw.setdefault("stdin", subprocess.DEVNULL)
-    p = subprocess.Popen(cmd, preexec_fn=_pdeathsig, **kw)
+    # setpriv sets the death signal and execs (same pid); not preexec_fn,
+    # whose fork() runs grpcio's fork handlers, which can hang.
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        cmd = [setpriv, "--pdeathsig", "KILL", "--"] + list(cmd)
+    p = subprocess.Popen(cmd, **kw)
     _PROCS.add(p)
     return p
 

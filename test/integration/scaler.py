@@ -443,14 +443,7 @@ class Stream:
 _LIVE = set()  # every Server still running, killed at exit
 
 
-def _die_with_parent():
-    """In the child before exec: SIGKILL when the test process dies (a
-    ctest timeout must not leave scalers behind). Linux prctl(PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except OSError:
-        pass
+_SETPRIV = shutil.which("setpriv")
 
 
 def _kill_leftovers():
@@ -529,8 +522,14 @@ class Server:
         env.update(self.extra_env)
         self._errf = tempfile.TemporaryFile(prefix="sat-stderr-")
         self.cmd = cmd
+        # Die with the test process (a ctest timeout must leave nothing
+        # behind): setpriv sets the death signal and execs, so the pid is
+        # the scaler's. Not preexec_fn: a fork() in a process that has used
+        # grpcio runs its fork handlers, which can hang.
+        if _SETPRIV:
+            cmd = [_SETPRIV, "--pdeathsig", "KILL", "--"] + cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._errf,
-                                     stderr=self._errf, env=env, preexec_fn=_die_with_parent)
+                                     stderr=self._errf, env=env)
         _LIVE.add(self)
         if wait:
             self.wait_healthy()

@@ -80,11 +80,28 @@ static void test_logfmt_and_parse(void **state)
     log_setup(LOG_INFO, LOG_FORMAT_JSON);
 }
 
+static void write_bad_utf8(void)
+{
+    LOG_AT(LOG_INFO, "test", "model=%s ok=%s", "\xff\xfe", "d\xc3\xa9j\xc3\xa0");
+}
+
+static void test_invalid_utf8_stays_json(void **state)
+{
+    char buf[1024];
+    (void)state;
+    log_setup(LOG_INFO, LOG_FORMAT_JSON);
+    capture(write_bad_utf8, buf, sizeof(buf));
+    /* the line is not valid UTF-8 otherwise: every high byte escaped */
+    assert_non_null(strstr(buf, "model=\\u00ff\\u00fe ok=d\\u00c3\\u00a9j"));
+    capture(write_some, buf, sizeof(buf)); /* valid UTF-8 is kept as is */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_logfmt_and_parse),
+        cmocka_unit_test(test_invalid_utf8_stays_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,13 +76,13 @@ static void test_ref(void **state)
 static void test_utf8(void **state)
 {
     (void)state;
-    assert_true(wire_utf8_valid((const uint8_t *)"modèle-日本", strlen("modèle-日本")));
-    assert_true(wire_utf8_valid((const uint8_t *)"\xf0\x9f\x98\x80", 4));
-    assert_false(wire_utf8_valid((const uint8_t *)"\xff\xfe", 2));
-    assert_false(wire_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3)); /* surrogate */
-    assert_false(wire_utf8_valid((const uint8_t *)"\xe2\x82", 2));     /* truncated */
-    assert_false(wire_utf8_valid((const uint8_t *)"ok-\x80", 4));
-    assert_false(wire_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    assert_true(util_utf8_valid((const uint8_t *)"modèle-日本", strlen("modèle-日本")));
+    assert_true(util_utf8_valid((const uint8_t *)"\xf0\x9f\x98\x80", 4));
+    assert_false(util_utf8_valid((const uint8_t *)"\xff\xfe", 2));
+    assert_false(util_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(util_utf8_valid((const uint8_t *)"\xe2\x82", 2));     /* truncated */
+    assert_false(util_utf8_valid((const uint8_t *)"ok-\x80", 4));
+    assert_false(util_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
 }
 
 int main(void)
