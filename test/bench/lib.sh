@@ -10,14 +10,16 @@ BENCH_PIDS=()
 NICE=${NICE:-0} # run.sh --nice N: nice value for the servers and the client
 RT=${RT:-0}     # run.sh --rt: SCHED_FIFO (chrt -f 10) for the servers and the client
 
-# The priority prefix for the servers and the client.
-prio() {
+# The priority prefix for the servers and the client (a command prefix, so
+# that "${PRIO[@]}" cmd & leaves $! the pid of cmd itself: both exec).
+prio_init() {
     if [ "$RT" = 1 ]; then
-        chrt -f 10 "$@"
+        PRIO=(chrt -f 10)
     else
-        nice -n "$NICE" "$@"
+        PRIO=(nice -n "$NICE")
     fi
 }
+prio_init
 PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON=python3
 
@@ -72,7 +74,7 @@ start_scaler() {
     local logf=$1 cpu=$2
     shift 2
     : >"$logf"
-    prio taskset -c "$cpu" "$SCALER" serve --listen 127.0.0.1:0 "$@" 2>>"$logf" &
+    "${PRIO[@]}" taskset -c "$cpu" "$SCALER" serve --listen 127.0.0.1:0 "$@" 2>>"$logf" &
     SCALER_PID=$!
     BENCH_PIDS+=("$SCALER_PID")
     wait_log "$logf" '"serving on|msg="serving on' 30 || die "scaler did not start: $(tail -5 "$logf")"
@@ -84,7 +86,7 @@ start_scaler() {
 start_peer() {
     local logf=$1 cpu=$2
     : >"$logf"
-    prio taskset -c "$cpu" "$PEER" --listen 127.0.0.1:0 >"$logf" 2>&1 &
+    "${PRIO[@]}" taskset -c "$cpu" "$PEER" --listen 127.0.0.1:0 >"$logf" 2>&1 &
     PEER_PID=$!
     BENCH_PIDS+=("$PEER_PID")
     wait_log "$logf" '^listening on' 30 || die "peer did not start: $(tail -5 "$logf")"
@@ -205,16 +207,12 @@ bench_build() {
         fi
     fi
     log "building into $BUILD_DIR"
-    cmake -S "$BENCH_SRC" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSAT_BUILD_BENCH=ON \
+    cmake -S "$BENCH_SRC" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSAT_BUILD_TESTS=ON -DSAT_BUILD_BENCH=ON \
         >"$BUILD_DIR.cmake.log" 2>&1 || { mkdir -p "$BUILD_DIR"; die "cmake failed: $(tail -20 "$BUILD_DIR.cmake.log")"; }
     local targets
     targets=$(cmake --build "$BUILD_DIR" --target help 2>/dev/null || true)
     if [[ "$targets" != *loadgen* ]]; then
-        die "no loadgen target: add to the top-level CMakeLists.txt:
-  option(SAT_BUILD_BENCH \"Build the benchmarks (test/bench)\" ON)
-  if(SAT_BUILD_BENCH)
-    add_subdirectory(test/bench)
-  endif()"
+        die "no loadgen target in $BUILD_DIR: the top-level CMakeLists.txt must add_subdirectory(test/bench) (option SAT_BUILD_BENCH)"
     fi
     cmake --build "$BUILD_DIR" -j"$(nproc)" --target saturation-scaler loadgen refresh_bench vllm-sim \
         >"$BUILD_DIR.build.log" 2>&1 || die "build failed: $(tail -20 "$BUILD_DIR.build.log")"

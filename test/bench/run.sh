@@ -55,6 +55,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 has() { [[ ",$ITEMS," == *",$1,"* ]]; }
+prio_init # after --nice / --rt
 
 mkdir -p "$BUILD_DIR"
 BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
@@ -78,7 +79,7 @@ machine_json >>"$RES"
 log "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "{\"label\":\"config\",\"quick\":$QUICK,\"reps\":$REPS,\"connections\":$CONNS,\"server_cpu\":$SERVER_CPU,\"client_cpu\":$CLIENT_CPU,\"nice\":$NICE,\"rt\":$RT,\"objects\":$OBJS,\"rate\":$RATE,\"cycle_duration\":$CYCLE_DUR,\"streams\":$STREAMS,\"flips\":$FLIPS,\"refresh_s\":$REFRESH}" >>"$RES"
 
-lg() { prio taskset -c "$CLIENT_CPU" "$LOADGEN" --cpus "$SERVER_CPU,$CLIENT_CPU" "$@"; }
+lg() { "${PRIO[@]}" taskset -c "$CLIENT_CPU" "$LOADGEN" --cpus "$SERVER_CPU,$CLIENT_CPU" "$@"; }
 
 # ---- 1. cached GetMetrics / IsActive -----------------------------------------
 if has 1; then
