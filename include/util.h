@@ -39,6 +39,14 @@ void util_fmt_double(char *buf, size_t len, double v);
  */
 void util_sanitize(const char *s, size_t len, size_t max, char *out, size_t out_len);
 
+/* "64 MiB", "512 KiB" or "1000 bytes" into buf. */
+void util_fmt_size(char *buf, size_t len, size_t n);
+
+/* Whether json[0..len) ends inside an open string, object or array: what
+ * a cut connection leaves (cJSON reports only where the unfinished token
+ * starts, which reads like a syntax error). */
+bool util_json_unfinished(const char *json, size_t len);
+
 /* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
 bool util_utf8_valid(const uint8_t *s, size_t len);
 

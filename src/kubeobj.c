@@ -108,48 +108,7 @@ static bool is_ws(unsigned char c)
 }
 
 
-/* "8 MiB", "64 KiB" or "1000 bytes". */
-static void fmt_size(char *buf, size_t len, size_t n)
-{
-    if (n > 0 && n % (1024 * 1024) == 0)
-        snprintf(buf, len, "%zu MiB", n / (1024 * 1024));
-    else if (n > 0 && n % 1024 == 0)
-        snprintf(buf, len, "%zu KiB", n / 1024);
-    else
-        snprintf(buf, len, "%zu bytes", n);
-}
-
 /* ---- the document ------------------------------------------------------- */
-
-/*
- * Whether json[0..len) stops inside a string, object or array: what a cut
- * connection leaves. cJSON only reports where the token it could not
- * finish starts, which reads like a syntax error.
- */
-static bool ends_unfinished(const char *json, size_t len)
-{
-    size_t i, depth = 0;
-    bool in_string = false, escaped = false;
-
-    for (i = 0; i < len; i++) {
-        char ch = json[i];
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (ch == '\\')
-                escaped = true;
-            else if (ch == '"')
-                in_string = false;
-        } else if (ch == '"') {
-            in_string = true;
-        } else if (ch == '{' || ch == '[') {
-            depth++;
-        } else if ((ch == '}' || ch == ']') && depth > 0) {
-            depth--;
-        }
-    }
-    return in_string || depth > 0;
-}
 
 /* Parse json[0..len) into *root, which must be an object. */
 static enum err_code parse_document(const char *json, size_t len, size_t max_len, cJSON **root,
@@ -170,7 +129,7 @@ static enum err_code parse_document(const char *json, size_t len, size_t max_len
         max_len = KUBEOBJ_DEFAULT_MAX_JSON;
     if (len > max_len) {
         char lim[32];
-        fmt_size(lim, sizeof(lim), max_len);
+        util_fmt_size(lim, sizeof(lim), max_len);
         set_why(why, why_len, "JSON of %zu bytes exceeds the limit of %s", len, lim);
         return ERR_INVALID;
     }
@@ -187,7 +146,7 @@ static enum err_code parse_document(const char *json, size_t len, size_t max_len
         char ex[META_QUOTE_LEN], raw[JSON_EXCERPT + 1];
         size_t n = len - at < JSON_EXCERPT ? len - at : JSON_EXCERPT;
 
-        if (ends_unfinished(json, len)) {
+        if (util_json_unfinished(json, len)) {
             set_why(why, why_len,
                     "truncated JSON: the input ends at byte %zu inside an unfinished value", len);
         } else {

@@ -78,47 +78,6 @@ static bool is_ws(unsigned char c)
 }
 
 
-/* "64 MiB", "512 KiB" or "1000 bytes". */
-static void fmt_size(char *buf, size_t len, size_t n)
-{
-    if (n > 0 && n % (1024 * 1024) == 0)
-        snprintf(buf, len, "%zu MiB", n / (1024 * 1024));
-    else if (n > 0 && n % 1024 == 0)
-        snprintf(buf, len, "%zu KiB", n / 1024);
-    else
-        snprintf(buf, len, "%zu bytes", n);
-}
-
-/*
- * Whether body[0..len) ends inside an unfinished JSON value (an open string,
- * object or array): what a cut connection leaves. cJSON reports where a
- * token it could not finish starts, not that the input ran out.
- */
-static bool ends_unfinished(const char *body, size_t len)
-{
-    size_t i, depth = 0;
-    bool in_string = false, escaped = false;
-
-    for (i = 0; i < len; i++) {
-        char c = body[i];
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            depth++;
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
-        }
-    }
-    return in_string || depth > 0;
-}
-
 /* ---- errors from Prometheus --------------------------------------------- */
 
 static bool status_2xx(int http_status)
@@ -480,7 +439,7 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
         max_len = PROMRESP_DEFAULT_MAX_BODY;
     if (len > max_len) {
         char lim[32];
-        fmt_size(lim, sizeof(lim), max_len);
+        util_fmt_size(lim, sizeof(lim), max_len);
         set_why(why, why_len, "response body of %zu bytes exceeds the limit of %s", len, lim);
         return ERR_UNAVAILABLE;
     }
@@ -507,7 +466,7 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
             set_why(why, why_len, "empty body (HTTP %d)", http_status);
         else if (trailing)
             set_why(why, why_len, "invalid JSON near byte %zu: data after the top-level value", at);
-        else if (ends_unfinished(body, len))
+        else if (util_json_unfinished(body, len))
             set_why(why, why_len,
                     "truncated JSON: the body ends at byte %zu inside an unfinished value "
                     "(first error near byte %zu)",

@@ -203,3 +203,38 @@ bool util_utf8_valid(const uint8_t *s, size_t len)
     }
     return true;
 }
+
+void util_fmt_size(char *buf, size_t len, size_t n)
+{
+    if (n > 0 && n % (1024 * 1024) == 0)
+        snprintf(buf, len, "%zu MiB", n / (1024 * 1024));
+    else if (n > 0 && n % 1024 == 0)
+        snprintf(buf, len, "%zu KiB", n / 1024);
+    else
+        snprintf(buf, len, "%zu bytes", n);
+}
+
+bool util_json_unfinished(const char *json, size_t len)
+{
+    size_t i, depth = 0;
+    bool in_string = false, escaped = false;
+
+    for (i = 0; i < len; i++) {
+        char ch = json[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (ch == '\\')
+                escaped = true;
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+        } else if ((ch == '}' || ch == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return in_string || depth > 0;
+}

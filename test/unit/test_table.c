@@ -347,7 +347,7 @@ static char *expand_long(const char *tmpl)
     assert_non_null(s);
     memcpy(s, tmpl, (size_t)(at - tmpl));
     memset(s + (at - tmpl), 'q', TABLE_MAX_NAME + 1);
-    strcpy(s + (at - tmpl) + TABLE_MAX_NAME + 1, at + 3);
+    memcpy(s + (at - tmpl) + TABLE_MAX_NAME + 1, at + 3, strlen(at + 3) + 1);
     return s;
 }
 
