@@ -101,10 +101,35 @@ struct rpc_tag {
 
 #define CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
+/* Sources with a new snapshot that a worker has not fanned out yet. More
+ * than this many distinct sources between two fan-outs: all of them. */
+#define PENDING_SOURCES 8
+
+struct rcall;
+
 struct worker {
     pthread_t thread;
     grpc_completion_queue *cq;
     struct rpc_server *srv;
+
+    /* The streams whose calls live on this worker's queue (circular list
+     * through rcall.snext/sprev; the head's other fields are unused). */
+    pthread_mutex_t streams_mu;
+    struct rcall *streams;
+
+    /* Fan-out requests: a publisher records its source here and wakes the
+     * worker with one event on its queue (see worker_wake()). */
+    pthread_mutex_t pend_mu;
+    struct source *pending[PENDING_SOURCES];
+    int n_pending;
+    bool pending_all;
+    bool wake_busy; /* a wake call is in flight */
+    bool wake_off;  /* the queue is shutting down: no more wake calls */
+    struct rpc_tag t_wake;
+    grpc_call *wake_call;
+    grpc_metadata_array wake_md;
+    grpc_status_code wake_status;
+    grpc_slice wake_details;
 };
 
 struct rcall {
@@ -173,9 +198,8 @@ struct rpc_server {
     atomic_long inflight; /* accepted calls not yet freed */
     bool stopped;
 
-    pthread_mutex_t streams_mu;
-    struct rcall streams; /* circular list head (only snext/sprev used) */
-    size_t n_streams;
+    atomic_long n_streams;   /* registered streams, all workers */
+    grpc_channel *wake_chan; /* lame: its calls fail at once (worker_wake()) */
 
     pthread_t reaper;
     atomic_bool reaper_stop;
@@ -984,23 +1008,133 @@ static void watch_evaluate(struct rcall *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Source subscriber: a new snapshot re-evaluates every stream of that
- * source, and keeps their models of interest. */
+/*
+ * Push fan-out. A publisher does not touch the streams: it records its
+ * source in each worker's pending set and wakes the worker with a single
+ * event on the worker's own queue. The worker then re-evaluates its own
+ * streams against the source's current snapshot and starts their sends,
+ * so every send and its completion stay on one thread: no thread
+ * hand-off per message, and snapshots published during a fan-out fold
+ * into the next one.
+ *
+ * The wake event is a call on a lame channel (public API, no timer): it
+ * fails at once and its completion lands on the worker's queue. At most
+ * one is in flight per worker.
+ */
+static void on_wake(struct rpc_tag *t, bool ok);
+
+/* Under w->pend_mu. */
+static void worker_wake(struct worker *w)
+{
+    grpc_op ops[2];
+    grpc_call_error e;
+
+    if (w->wake_busy || w->wake_off)
+        return;
+    w->wake_call = grpc_channel_create_call(w->srv->wake_chan, NULL, GRPC_PROPAGATE_DEFAULTS, w->cq,
+                                            grpc_slice_from_static_string("/wake"), NULL,
+                                            gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (!w->wake_call) {
+        log_write(LOG_ERROR, "rpc", "could not create a wake call: streams wait for the next event");
+        return;
+    }
+    memset(ops, 0, sizeof(ops));
+    grpc_metadata_array_init(&w->wake_md);
+    w->wake_details = grpc_empty_slice();
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[1].data.recv_status_on_client.trailing_metadata = &w->wake_md;
+    ops[1].data.recv_status_on_client.status = &w->wake_status;
+    ops[1].data.recv_status_on_client.status_details = &w->wake_details;
+    w->t_wake.fn = on_wake;
+    e = grpc_call_start_batch(w->wake_call, ops, 2, &w->t_wake, NULL);
+    if (e != GRPC_CALL_OK) {
+        log_write(LOG_ERROR, "rpc", "could not start a wake call: %d", (int)e);
+        grpc_metadata_array_destroy(&w->wake_md);
+        grpc_call_unref(w->wake_call);
+        w->wake_call = NULL;
+        return;
+    }
+    w->wake_busy = true;
+}
+
+/* Source subscriber (the publisher's thread): wake every worker. */
 static void on_snapshot(void *arg, struct source *src, struct table *t)
 {
     struct rpc_server *srv = arg;
-    struct rcall *c;
+    int i, k;
+    (void)t; /* workers read the source's current snapshot: newer or equal */
 
-    pthread_mutex_lock(&srv->streams_mu);
-    for (c = srv->streams.snext; c != &srv->streams; c = c->snext) {
+    for (i = 0; i < srv->nworkers; i++) {
+        struct worker *w = &srv->workers[i];
+        pthread_mutex_lock(&w->pend_mu);
+        for (k = 0; k < w->n_pending && w->pending[k] != src; k++)
+            ;
+        if (k == w->n_pending) {
+            if (w->n_pending < PENDING_SOURCES)
+                w->pending[w->n_pending++] = src;
+            else
+                w->pending_all = true;
+        }
+        worker_wake(w);
+        pthread_mutex_unlock(&w->pend_mu);
+    }
+}
+
+/* The worker's side: re-evaluate its streams of the pending sources (and
+ * keep their models of interest). */
+static void on_wake(struct rpc_tag *t, bool ok)
+{
+    struct worker *w = CONTAINER_OF(t, struct worker, t_wake);
+    struct source *srcs[PENDING_SOURCES];
+    struct table *tabs[PENDING_SOURCES];
+    int n, k;
+    bool all;
+    struct rcall *c;
+    (void)ok; /* a lame call always fails; the event is what counts */
+
+    grpc_metadata_array_destroy(&w->wake_md);
+    grpc_slice_unref(w->wake_details);
+    grpc_call_unref(w->wake_call);
+    pthread_mutex_lock(&w->pend_mu);
+    w->wake_call = NULL;
+    w->wake_busy = false;
+    n = w->n_pending;
+    memcpy(srcs, w->pending, sizeof(srcs[0]) * (size_t)n);
+    all = w->pending_all;
+    w->n_pending = 0;
+    w->pending_all = false;
+    pthread_mutex_unlock(&w->pend_mu);
+
+    /* One snapshot per source for the whole pass (taken after the
+     * pending set: never older than what was announced). */
+    for (k = 0; k < n; k++)
+        tabs[k] = source_current(srcs[k]);
+    pthread_mutex_lock(&w->streams_mu);
+    for (c = w->streams->snext; c != w->streams; c = c->snext) {
         struct source_key key;
-        if (c->watch || c->src != src)
+        struct table *tab = NULL;
+        bool own = false;
+        if (c->watch)
+            continue;
+        for (k = 0; k < n && srcs[k] != c->src; k++)
+            ;
+        if (k < n)
+            tab = tabs[k];
+        else if (all) {
+            tab = source_current(c->src);
+            own = true;
+        } else
             continue;
         key_of(&c->req, &key);
-        source_touch(src, &key);
-        stream_evaluate(c, t);
+        source_touch(c->src, &key);
+        stream_evaluate(c, tab);
+        if (own)
+            table_unref(tab);
     }
-    pthread_mutex_unlock(&srv->streams_mu);
+    pthread_mutex_unlock(&w->streams_mu);
+    for (k = 0; k < n; k++)
+        table_unref(tabs[k]);
 }
 
 static void on_stream_close(struct rpc_tag *t, bool ok)
@@ -1023,15 +1157,15 @@ static void on_stream_close(struct rpc_tag *t, bool ok)
         c->watching = false;
     }
     pthread_mutex_unlock(&c->mu);
-    pthread_mutex_lock(&srv->streams_mu);
+    pthread_mutex_lock(&c->w->streams_mu);
     was_registered = c->registered;
     if (was_registered) {
         c->sprev->snext = c->snext;
         c->snext->sprev = c->sprev;
         c->registered = false;
-        srv->n_streams--;
+        atomic_fetch_sub(&srv->n_streams, 1);
     }
-    pthread_mutex_unlock(&srv->streams_mu);
+    pthread_mutex_unlock(&c->w->streams_mu);
     if (was_registered)
         call_unref(c); /* the registry's reference */
     call_unref(c);     /* the close batch's reference */
@@ -1062,9 +1196,9 @@ static bool stream_open(struct rcall *c)
     }
     pthread_mutex_unlock(&c->mu);
 
-    pthread_mutex_lock(&srv->streams_mu);
+    pthread_mutex_lock(&c->w->streams_mu);
     if (c->closed || atomic_load(&srv->shutting_down)) {
-        pthread_mutex_unlock(&srv->streams_mu);
+        pthread_mutex_unlock(&c->w->streams_mu);
         pthread_mutex_lock(&c->mu);
         c->want_finish = true;
         stream_kick(c);
@@ -1073,12 +1207,12 @@ static bool stream_open(struct rcall *c)
         return false;
     }
     c->registered = true;
-    c->snext = &srv->streams;
-    c->sprev = srv->streams.sprev;
-    srv->streams.sprev->snext = c;
-    srv->streams.sprev = c;
-    srv->n_streams++;
-    pthread_mutex_unlock(&srv->streams_mu);
+    c->snext = c->w->streams;
+    c->sprev = c->w->streams->sprev;
+    c->w->streams->sprev->snext = c;
+    c->w->streams->sprev = c;
+    atomic_fetch_add(&srv->n_streams, 1);
+    pthread_mutex_unlock(&c->w->streams_mu);
     return true;
 }
 
@@ -1569,9 +1703,7 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
         return ERR_NOMEM;
     }
     srv->opt.listen = srv->listen;
-    pthread_mutex_init(&srv->streams_mu, NULL);
     pthread_mutex_init(&srv->warned_mu, NULL);
-    srv->streams.snext = srv->streams.sprev = &srv->streams;
 
     rc = make_credentials(srv, why, why_len);
     if (rc)
@@ -1603,10 +1735,22 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
         rc = ERR_NOMEM;
         goto fail;
     }
+    srv->wake_chan = grpc_lame_client_channel_create(NULL, GRPC_STATUS_UNAVAILABLE, "wake");
     for (i = 0; i < srv->nworkers; i++) {
-        srv->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
-        srv->workers[i].srv = srv;
-        grpc_server_register_completion_queue(srv->server, srv->workers[i].cq, NULL);
+        struct worker *w = &srv->workers[i];
+        w->streams = calloc(1, sizeof(*w->streams));
+        if (!w->streams || !srv->wake_chan) {
+            srv->nworkers = i;
+            rc = ERR_NOMEM;
+            free(w->streams);
+            goto fail;
+        }
+        w->streams->snext = w->streams->sprev = w->streams;
+        pthread_mutex_init(&w->streams_mu, NULL);
+        pthread_mutex_init(&w->pend_mu, NULL);
+        w->cq = grpc_completion_queue_create_for_next(NULL);
+        w->srv = srv;
+        grpc_server_register_completion_queue(srv->server, w->cq, NULL);
     }
     srv->port = grpc_server_add_http2_port(srv->server, srv->listen, srv->creds);
     if (srv->port <= 0) {
@@ -1651,22 +1795,24 @@ fail:
     }
     if (srv->workers) {
         for (i = 0; i < srv->nworkers; i++) {
-            if (!srv->workers[i].cq)
-                continue;
-            grpc_completion_queue_shutdown(srv->workers[i].cq);
-            while (grpc_completion_queue_next(srv->workers[i].cq,
-                                              gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+            struct worker *w = &srv->workers[i];
+            grpc_completion_queue_shutdown(w->cq);
+            while (grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
                        .type != GRPC_QUEUE_SHUTDOWN)
                 ;
-            grpc_completion_queue_destroy(srv->workers[i].cq);
+            grpc_completion_queue_destroy(w->cq);
+            pthread_mutex_destroy(&w->streams_mu);
+            pthread_mutex_destroy(&w->pend_mu);
+            free(w->streams);
         }
         free(srv->workers);
     }
+    if (srv->wake_chan)
+        grpc_channel_destroy(srv->wake_chan);
     if (srv->creds)
         grpc_server_credentials_release(srv->creds);
     if (srv->provider)
         grpc_tls_certificate_provider_release(srv->provider);
-    pthread_mutex_destroy(&srv->streams_mu);
     pthread_mutex_destroy(&srv->warned_mu);
     free(srv->listen);
     free(srv);
@@ -1685,11 +1831,8 @@ bool rpc_ready(struct rpc_server *s)
 
 size_t rpc_open_streams(struct rpc_server *s)
 {
-    size_t n;
-    pthread_mutex_lock(&s->streams_mu);
-    n = s->n_streams;
-    pthread_mutex_unlock(&s->streams_mu);
-    return n;
+    long n = atomic_load(&s->n_streams);
+    return n > 0 ? (size_t)n : 0;
 }
 
 void rpc_shutdown(struct rpc_server *srv)
@@ -1707,16 +1850,19 @@ void rpc_shutdown(struct rpc_server *srv)
     srv->opt.router.subscribe(srv->opt.router.arg, NULL, NULL);
 
     /* Health goes NOT_SERVING; every stream ends with status OK. */
-    pthread_mutex_lock(&srv->streams_mu);
-    for (c = srv->streams.snext; c != &srv->streams; c = c->snext) {
-        if (c->watch)
-            watch_evaluate(c);
-        pthread_mutex_lock(&c->mu);
-        c->want_finish = true;
-        stream_kick(c);
-        pthread_mutex_unlock(&c->mu);
+    for (i = 0; i < srv->nworkers; i++) {
+        struct worker *w = &srv->workers[i];
+        pthread_mutex_lock(&w->streams_mu);
+        for (c = w->streams->snext; c != w->streams; c = c->snext) {
+            if (c->watch)
+                watch_evaluate(c);
+            pthread_mutex_lock(&c->mu);
+            c->want_finish = true;
+            stream_kick(c);
+            pthread_mutex_unlock(&c->mu);
+        }
+        pthread_mutex_unlock(&w->streams_mu);
     }
-    pthread_mutex_unlock(&srv->streams_mu);
 
     /*
      * In-flight calls finish; after the grace period, cancel. The core's
@@ -1755,8 +1901,14 @@ void rpc_shutdown(struct rpc_server *srv)
         pthread_join(srv->reaper, NULL);
         srv->reaper_started = false;
     }
-    for (i = 0; i < srv->nworkers; i++)
+    for (i = 0; i < srv->nworkers; i++) {
+        /* A publish may still be running (unsubscribing does not wait for
+         * it): no wake call may reach a queue after its shutdown. */
+        pthread_mutex_lock(&srv->workers[i].pend_mu);
+        srv->workers[i].wake_off = true;
+        pthread_mutex_unlock(&srv->workers[i].pend_mu);
         grpc_completion_queue_shutdown(srv->workers[i].cq);
+    }
     for (i = 0; i < srv->nworkers; i++)
         pthread_join(srv->workers[i].thread, NULL);
 }
@@ -1770,14 +1922,20 @@ void rpc_free(struct rpc_server *srv)
     rpc_shutdown(srv);
     metrics_remove_collector(collect_streams, srv);
     grpc_server_destroy(srv->server);
-    for (i = 0; i < srv->nworkers; i++)
-        grpc_completion_queue_destroy(srv->workers[i].cq);
+    for (i = 0; i < srv->nworkers; i++) {
+        struct worker *w = &srv->workers[i];
+        grpc_completion_queue_destroy(w->cq);
+        pthread_mutex_destroy(&w->streams_mu);
+        pthread_mutex_destroy(&w->pend_mu);
+        free(w->streams);
+    }
     free(srv->workers);
+    if (srv->wake_chan)
+        grpc_channel_destroy(srv->wake_chan);
     if (srv->creds)
         grpc_server_credentials_release(srv->creds);
     if (srv->provider)
         grpc_tls_certificate_provider_release(srv->provider);
-    pthread_mutex_destroy(&srv->streams_mu);
     pthread_mutex_destroy(&srv->warned_mu);
     free(srv->warned);
     free(srv->listen);
