@@ -2,11 +2,14 @@
  * rpc: KEDA's ExternalScaler, gRPC health and server reflection on the gRPC
  * C core.
  *
- * Worker threads each own one completion queue; every event of a call
- * (its arrival, its batches) lands on the worker that accepted it, so
- * per-call state needs a lock only where another thread touches it: a
- * source publishing a snapshot (streams re-evaluate, parked calls finish)
- * and shutdown. No worker ever waits on the network: a call whose data is
+ * Worker threads each own one completion queue. Call workers accept every
+ * call and run unary calls start to end on their queue; each stream
+ * (StreamIsActive, Health.Watch) is bound at acceptance to one of the
+ * stream workers, whose queues carry streams only. Per-call state needs a
+ * lock only where another thread touches it: a parked call finished by a
+ * fetch, a stream's first evaluation, and shutdown. A source publishing a
+ * snapshot only wakes the stream workers (one event each); each then
+ * re-evaluates its own streams and starts their sends. No worker ever waits on the network: a call whose data is
  * not fetched yet is parked in the source (see source.h) and finished by
  * whoever completes the fetch, or by the reaper thread at its deadline.
  *
@@ -56,7 +59,8 @@ struct rpc_router {
 
 struct rpc_options {
     const char *listen;        /* "[::]:6000" */
-    int workers;               /* >= 1 */
+    int workers;               /* call worker threads, >= 1 */
+    int stream_workers;        /* stream worker threads; 0 = RPC_DEFAULT_STREAM_WORKERS */
     const char *tls_cert_file; /* NULL = plaintext */
     const char *tls_key_file;
     const char *tls_client_ca_file; /* NULL = no client certificates */
@@ -93,5 +97,8 @@ size_t rpc_open_streams(struct rpc_server *s);
 /* CPUs this process may use: the affinity mask, capped by a cgroup v2/v1
  * CPU quota (rounded up), at least 1. */
 int rpc_default_workers(void);
+
+/* Stream worker threads when rpc_options.stream_workers is 0. */
+#define RPC_DEFAULT_STREAM_WORKERS 4
 
 #endif

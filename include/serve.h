@@ -26,6 +26,7 @@ struct serve_options {
     char *listen;
     char *http_listen;
     int64_t workers; /* 0 = the CPUs this process may use */
+    int64_t stream_workers; /* threads for streams */
     char *metrics_file;
     char *config_file;
     char *prometheus_url;

@@ -107,10 +107,25 @@ struct rpc_tag {
 
 struct rcall;
 
+/*
+ * Two kinds of worker, each a thread on its own completion queue:
+ * - call workers: their queues are registered with the server, they post
+ *   the request slots and run unary calls (and reflection) start to end;
+ * - stream workers: their queues only carry the events of the streams
+ *   (StreamIsActive, Health.Watch) bound to them. A stream slot is posted
+ *   by a call worker (which gets the new-call event) and binds the call to
+ *   the next stream worker in turn.
+ * Streams stay off the call workers' queues: a debug build of the core
+ * (Debian's) scans every outstanding tag of a queue on each completion, so
+ * 10k open streams would otherwise cost every unary call; a vanished
+ * client's thousands of streams are torn down on the stream workers; and a
+ * push fans out over several queues.
+ */
 struct worker {
     pthread_t thread;
     grpc_completion_queue *cq;
     struct rpc_server *srv;
+    bool streams_only; /* a stream worker */
 
     /* The streams whose calls live on this worker's queue (circular list
      * through rcall.snext/sprev; the head's other fields are unused). */
@@ -135,7 +150,8 @@ struct worker {
 struct rcall {
     struct rpc_tag t_new, t_ops, t_close, t_send, t_recv;
     struct rpc_server *srv;
-    struct worker *w;
+    struct worker *w;      /* the worker whose queue carries the call's events */
+    struct worker *notify; /* the call worker that posted the slot */
     enum method method;
     pthread_mutex_t mu;
     int refs;
@@ -191,8 +207,9 @@ struct rpc_server {
     grpc_server_credentials *creds;
     grpc_tls_certificate_provider *provider;
     void *registered[M_COUNT];
-    struct worker *workers;
-    int nworkers;
+    struct worker *workers; /* [0, ncall) call workers, then stream workers */
+    int nworkers, ncall;
+    atomic_uint next_lane; /* the stream worker the next stream slot binds to */
     int port;
     atomic_bool shutting_down;
     atomic_long inflight; /* accepted calls not yet freed */
@@ -401,14 +418,26 @@ static void finish_error(struct rcall *c, enum err_code rc, const char *msg)
 
 static void on_new_call(struct rpc_tag *t, bool ok);
 
-static void post_slot(struct worker *w, enum method m)
+static bool is_stream_method(enum method m)
 {
-    struct rpc_server *srv = w->srv;
+    return m == M_STREAM_IS_ACTIVE || m == M_HEALTH_WATCH;
+}
+
+/* Post a request slot on call worker nw (bound to a stream worker for the
+ * stream methods). */
+static void post_slot(struct worker *nw, enum method m)
+{
+    struct rpc_server *srv = nw->srv;
+    struct worker *w = nw;
     struct rcall *c;
     grpc_call_error e;
 
     if (atomic_load(&srv->shutting_down))
         return;
+    if (is_stream_method(m) && srv->nworkers > srv->ncall) {
+        unsigned lane = atomic_fetch_add(&srv->next_lane, 1);
+        w = &srv->workers[srv->ncall + (int)(lane % (unsigned)(srv->nworkers - srv->ncall))];
+    }
     c = calloc(1, sizeof(*c));
     if (!c) {
         log_write(LOG_ERROR, "rpc", "out of memory posting a request slot");
@@ -417,18 +446,19 @@ static void post_slot(struct worker *w, enum method m)
     c->t_new.fn = on_new_call;
     c->srv = srv;
     c->w = w;
+    c->notify = nw;
     c->method = m;
     c->refs = 1; /* the slot itself */
     pthread_mutex_init(&c->mu, NULL);
     grpc_metadata_array_init(&c->md);
     if (m == M_GENERIC) {
         grpc_call_details_init(&c->details);
-        e = grpc_server_request_call(srv->server, &c->call, &c->details, &c->md, w->cq, w->cq,
+        e = grpc_server_request_call(srv->server, &c->call, &c->details, &c->md, w->cq, nw->cq,
                                      &c->t_new);
     } else {
         e = grpc_server_request_registered_call(
             srv->server, srv->registered[m], &c->call, &c->deadline, &c->md,
-            methods[m].payload == GRPC_SRM_PAYLOAD_NONE ? NULL : &c->payload, w->cq, w->cq,
+            methods[m].payload == GRPC_SRM_PAYLOAD_NONE ? NULL : &c->payload, w->cq, nw->cq,
             &c->t_new);
     }
     if (e != GRPC_CALL_OK) {
@@ -1067,6 +1097,8 @@ static void on_snapshot(void *arg, struct source *src, struct table *t)
 
     for (i = 0; i < srv->nworkers; i++) {
         struct worker *w = &srv->workers[i];
+        if (srv->nworkers > srv->ncall && !w->streams_only)
+            continue; /* no StreamIsActive on it */
         pthread_mutex_lock(&w->pend_mu);
         for (k = 0; k < w->n_pending && w->pending[k] != src; k++)
             ;
@@ -1451,7 +1483,7 @@ static void on_new_call(struct rpc_tag *t, bool ok)
         clock_gettime(CLOCK_MONOTONIC, &now);
         c->started_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     }
-    post_slot(c->w, c->method); /* keep the slot count constant */
+    post_slot(c->notify, c->method); /* keep the slot count constant */
     c->t_ops.fn = on_ops_done;
     c->waiter.fn = on_parked_ready;
     c->kwaiter.fn = on_kube_ready;
@@ -1689,7 +1721,7 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
     if (why && why_len)
         why[0] = '\0';
     if (!opt->router.route || !opt->router.subscribe || !opt->router.expire || !opt->reflect ||
-        opt->workers < 1 || !opt->listen) {
+        opt->workers < 1 || opt->stream_workers < 0 || !opt->listen) {
         snprintf(why, why_len, "rpc_start: bad options");
         return ERR_INVALID;
     }
@@ -1729,7 +1761,9 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
     for (m = 0; m < M_COUNT; m++)
         srv->registered[m] =
             grpc_server_register_method(srv->server, methods[m].path, NULL, methods[m].payload, 0);
-    srv->nworkers = opt->workers;
+    srv->ncall = opt->workers;
+    srv->nworkers =
+        srv->ncall + (opt->stream_workers > 0 ? opt->stream_workers : RPC_DEFAULT_STREAM_WORKERS);
     srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
     if (!srv->workers) {
         rc = ERR_NOMEM;
@@ -1750,7 +1784,9 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
         pthread_mutex_init(&w->pend_mu, NULL);
         w->cq = grpc_completion_queue_create_for_next(NULL);
         w->srv = srv;
-        grpc_server_register_completion_queue(srv->server, w->cq, NULL);
+        w->streams_only = i >= srv->ncall;
+        if (!w->streams_only)
+            grpc_server_register_completion_queue(srv->server, w->cq, NULL);
     }
     srv->port = grpc_server_add_http2_port(srv->server, srv->listen, srv->creds);
     if (srv->port <= 0) {
@@ -1762,11 +1798,13 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
     grpc_server_start(srv->server);
     opt->router.subscribe(opt->router.arg, on_snapshot, srv);
     for (i = 0; i < srv->nworkers; i++) {
-        for (m = 0; m < M_COUNT; m++)
-            for (k = 0; k < methods[m].slots; k++)
-                post_slot(&srv->workers[i], (enum method)m);
-        for (k = 0; k < GENERIC_SLOTS; k++)
-            post_slot(&srv->workers[i], M_GENERIC);
+        if (!srv->workers[i].streams_only) {
+            for (m = 0; m < M_COUNT; m++)
+                for (k = 0; k < methods[m].slots; k++)
+                    post_slot(&srv->workers[i], (enum method)m);
+            for (k = 0; k < GENERIC_SLOTS; k++)
+                post_slot(&srv->workers[i], M_GENERIC);
+        }
         if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0) {
             /* Threads already started are stopped by rpc_free. */
             srv->nworkers = i;

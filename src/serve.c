@@ -49,7 +49,11 @@ static const struct opt_def opts[] = {
      "HTTP for probes and scrapes: /healthz, /readyz, /metrics, /debug/decision (\"off\" to "
      "disable)"},
     {"workers", OPT_INT, OFF(workers), "0", 0, 1024,
-     "gRPC worker threads; 0 = the CPUs this process may use (affinity, cgroup quota)"},
+     "gRPC worker threads for calls; 0 = the CPUs this process may use (affinity, cgroup "
+     "quota)"},
+    {"stream-workers", OPT_INT, OFF(stream_workers), "4", 1, 256,
+     "threads that carry the open StreamIsActive streams (push fan-out, teardown), apart from "
+     "the call workers"},
     {"metrics-file", OPT_STRING, OFF(metrics_file), NULL, 0, 0,
      "serve per-pod saturation from this JSON file, re-read when it changes (instead of "
      "Prometheus)"},
@@ -546,6 +550,7 @@ int serve_main(int argc, char **argv)
     }
     ro.listen = o.listen;
     ro.workers = o.workers > 0 ? (int)o.workers : rpc_default_workers();
+    ro.stream_workers = (int)o.stream_workers;
     ro.tls_cert_file = o.tls_cert_file;
     ro.tls_key_file = o.tls_key_file;
     ro.tls_client_ca_file = o.tls_client_ca_file;
@@ -608,8 +613,8 @@ int serve_main(int argc, char **argv)
     }
     atomic_store(&hctx.srv, srv);
     log_write(LOG_INFO, "serve",
-              "serving on %s (port %d, %d workers, %s) from %s%s; HTTP on %s (port %d)",
-              o.listen, rpc_port(srv), ro.workers, o.tls_cert_file ? "TLS" : "plaintext",
+              "serving on %s (port %d, %d workers + %d for streams, %s) from %s%s; HTTP on %s (port %d)",
+              o.listen, rpc_port(srv), ro.workers, ro.stream_workers, o.tls_cert_file ? "TLS" : "plaintext",
               o.metrics_file ? "metrics file " : "Prometheus endpoints",
               o.metrics_file ? o.metrics_file : "", http ? o.http_listen : "off",
               httpd_port(http));

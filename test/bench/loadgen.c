@@ -49,6 +49,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -103,6 +104,7 @@ static struct {
     int flips;
     double hold, flip_timeout, open_timeout, flip_gap;
     int churn_streams;
+    int stream_queues;
     int stream_life_ms;
     /* generator */
     const char *gen_metrics;
@@ -553,6 +555,37 @@ static struct hist h_push_write, h_push_fanout, h_flip_first;
 
 static void stream_open(int slot);
 
+/*
+ * --stream-queues K (streams mode): the streams' events go to K completion
+ * queues, each drained by its own thread under one lock (smu), instead of
+ * the main queue. A debug build of the core (Debian's) scans every
+ * outstanding tag of a queue on each completion, so 10k streams on one
+ * queue would make the client, not the server, set the push latency.
+ */
+static grpc_completion_queue **scq;
+static pthread_t *sthreads;
+static pthread_mutex_t smu = PTHREAD_MUTEX_INITIALIZER;
+
+static grpc_completion_queue *stream_cq(int slot)
+{
+    return scq ? scq[slot % opt.stream_queues] : cq; /* scq: streams mode only */
+}
+
+static void *stream_thread(void *arg)
+{
+    grpc_completion_queue *q = arg;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(q, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            return NULL;
+        if (ev.type == GRPC_OP_COMPLETE) {
+            pthread_mutex_lock(&smu);
+            ((struct tag *)ev.tag)->fn(ev.tag, ev.success != 0);
+            pthread_mutex_unlock(&smu);
+        }
+    }
+}
+
 static void stream_recv(struct stream *s)
 {
     grpc_op op;
@@ -666,8 +699,8 @@ static void stream_open(int slot)
         int64_t life = opt.stream_life_ms / 2 + (int64_t)(rand() % (opt.stream_life_ms + 1));
         s->close_at = now_ns() + life * 1000000;
     }
-    s->call = grpc_channel_create_call(pick_channel(), NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                       method_slice[K_STREAM], NULL,
+    s->call = grpc_channel_create_call(pick_channel(), NULL, GRPC_PROPAGATE_DEFAULTS,
+                                       stream_cq(slot), method_slice[K_STREAM], NULL,
                                        gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
     grpc_metadata_array_init(&s->md_i);
     grpc_metadata_array_init(&s->md_t);
@@ -1021,6 +1054,35 @@ static void write_atomic(const char *path, const char *data, size_t len)
         die("rename %s: %s", path, strerror(errno));
 }
 
+/* Stream mode's pumps: with --stream-queues the stream threads do the
+ * work and the main thread (holding smu otherwise) only sleeps. */
+static void spump_until(int64_t until)
+{
+    int64_t now;
+    if (opt.stream_queues <= 1) {
+        pump_until(until);
+        return;
+    }
+    pthread_mutex_unlock(&smu);
+    while ((now = now_ns()) < until) {
+        struct timespec ts = {0, until - now < 1000000 ? (long)(until - now) : 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&smu);
+}
+
+static void spump_once(int64_t until)
+{
+    int64_t now = now_ns();
+    if (opt.stream_queues <= 1) {
+        pump_once(until);
+        return;
+    }
+    if (until > now + 200000)
+        until = now + 200000;
+    spump_until(until);
+}
+
 static int run_streams(void)
 {
     int64_t t0, until;
@@ -1037,22 +1099,34 @@ static int run_streams(void)
     }
     n_streams = opt.streams;
     streams = calloc((size_t)n_streams, sizeof(*streams));
+    pthread_mutex_lock(&smu);
+    if (opt.stream_queues > 1) {
+        scq = calloc((size_t)opt.stream_queues, sizeof(*scq));
+        sthreads = calloc((size_t)opt.stream_queues, sizeof(*sthreads));
+        if (!scq || !sthreads)
+            die("out of memory");
+        for (f = 0; f < opt.stream_queues; f++) {
+            scq[f] = grpc_completion_queue_create_for_next(NULL);
+            if (pthread_create(&sthreads[f], NULL, stream_thread, scq[f]) != 0)
+                die("pthread_create failed");
+        }
+    }
     t0 = now_ns();
     for (f = 0; f < n_streams; f++) {
         stream_open(f);
         if ((f & 255) == 255)
-            pump_until(now_ns() + 1000000); /* let the transport breathe */
+            spump_until(now_ns() + 1000000); /* let the transport breathe */
     }
     until = t0 + (int64_t)(opt.open_timeout * 1e9);
     while (streams_first < n_streams && now_ns() < until)
-        pump_once(now_ns() + 50000000);
+        spump_once(now_ns() + 50000000);
     open_ms = (now_ns() - t0) / 1000000;
     printf("OPEN %ld %" PRId64 "\n", streams_first, open_ms);
     fflush(stdout);
     if (streams_first < n_streams)
         fprintf(stderr, "loadgen: only %ld of %d streams got a first message\n", streams_first,
                 n_streams);
-    pump_until(now_ns() + (int64_t)(opt.hold * 1e9));
+    spump_until(now_ns() + (int64_t)(opt.hold * 1e9));
     printf("HELD\n");
     fflush(stdout);
 
@@ -1068,19 +1142,29 @@ static int run_streams(void)
         flip_t_write = now_ns();
         deadline = flip_t_write + (int64_t)(opt.flip_timeout * 1e9);
         while (flip_received < streams_live && now_ns() < deadline)
-            pump_once(deadline);
+            spump_once(deadline);
         if (flip_received < streams_live)
             missing += (int)(streams_live - flip_received);
         if (flip_received > 0)
             h_add(&h_flip_first, flip_t_first - flip_t_write);
-        pump_until(now_ns() + (int64_t)(opt.flip_gap * 1e9)); /* catch duplicates */
+        spump_until(now_ns() + (int64_t)(opt.flip_gap * 1e9)); /* catch duplicates */
     }
 
     issuing = false;
     streams_cancel_all();
     until = now_ns() + 5000000000LL;
     while (streams_live > 0 && now_ns() < until)
-        pump_once(now_ns() + 50000000);
+        spump_once(now_ns() + 50000000);
+    pthread_mutex_unlock(&smu);
+    if (opt.stream_queues > 1) {
+        for (f = 0; f < opt.stream_queues; f++) {
+            grpc_completion_queue_shutdown(scq[f]);
+            pthread_join(sthreads[f], NULL);
+            grpc_completion_queue_destroy(scq[f]);
+        }
+        free(scq);
+        free(sthreads);
+    }
 
     /* report */
     {
@@ -1262,6 +1346,7 @@ static void usage(void)
             "  [--connections K] [--deadline-ms D] [--server-pid PID] [--cpus 0,1]\n"
             "  [--max-inflight N]\n"
             "  [--label L] [--report S] [--churn-streams S] [--stream-life-ms MS]\n"
+            "  streams mode: [--stream-queues K] (K queues and threads for the streams)\n"
             "  streams: --streams N [--flip-file F --flip-a A --flip-b B --flips K]\n"
             "           [--hold S] [--flip-timeout S] [--open-timeout S] [--flip-gap S]\n"
             "  loadgen --gen-metrics FILE --models M --pods P [--namespace NS] [--empty]\n");
@@ -1360,6 +1445,8 @@ int main(int argc, char **argv)
             opt.open_timeout = num(a, TAKE());
         else if (!strcmp(a, "--flip-gap"))
             opt.flip_gap = num(a, TAKE());
+        else if (!strcmp(a, "--stream-queues"))
+            opt.stream_queues = (int)num(a, TAKE());
         else if (!strcmp(a, "--churn-streams"))
             opt.churn_streams = (int)num(a, TAKE());
         else if (!strcmp(a, "--stream-life-ms"))
