@@ -24,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -1577,15 +1580,29 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* How often the reaper hands freed heap memory back to the system. */
+#define TRIM_INTERVAL_MS 10000
+
 static void *reaper_main(void *arg)
 {
     struct rpc_server *srv = arg;
+    int64_t next_trim = source_now_ms() + TRIM_INTERVAL_MS;
 
     while (!atomic_load(&srv->reaper_stop)) {
         struct timespec ts = {0, 20 * 1000 * 1000};
-        srv->opt.router.expire(srv->opt.router.arg, source_now_ms());
+        int64_t now = source_now_ms();
+        srv->opt.router.expire(srv->opt.router.arg, now);
         if (srv->opt.kube)
-            kube_expire(srv->opt.kube, source_now_ms());
+            kube_expire(srv->opt.kube, now);
+#ifdef __GLIBC__
+        /* glibc keeps freed memory in its arenas (a dropped snapshot,
+         * closed streams): without this, RSS climbs to the high-water mark
+         * of every arena and stays there. */
+        if (now >= next_trim) {
+            malloc_trim(0);
+            next_trim = now + TRIM_INTERVAL_MS;
+        }
+#endif
         nanosleep(&ts, NULL);
     }
     return NULL;
