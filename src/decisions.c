@@ -14,6 +14,43 @@
 #include "log.h"
 #include "metrics.h"
 
+/* A sat_analysis without its fixed-size reason buffer (most are empty): at
+ * 10k ScaledObjects the buffer alone would be 7.5 MB. */
+struct lean_analysis {
+    size_t total_replicas, non_saturated_count;
+    double avg_spare_kv, avg_spare_queue;
+    bool should_scale_up, scale_down_safe;
+    char *reason; /* NULL when empty */
+    struct sat_variant_analysis *variants;
+    size_t variant_count;
+};
+
+static void lean_clear(struct lean_analysis *l)
+{
+    struct sat_analysis a;
+    memset(&a, 0, sizeof(a));
+    a.variants = l->variants;
+    a.variant_count = l->variant_count;
+    sat_analysis_clear(&a);
+    free(l->reason);
+    memset(l, 0, sizeof(*l));
+}
+
+/* A full sat_analysis view of l for rendering (variants borrowed). */
+static void lean_view(const struct lean_analysis *l, struct sat_analysis *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->total_replicas = l->total_replicas;
+    a->non_saturated_count = l->non_saturated_count;
+    a->avg_spare_kv = l->avg_spare_kv;
+    a->avg_spare_queue = l->avg_spare_queue;
+    a->should_scale_up = l->should_scale_up;
+    a->scale_down_safe = l->scale_down_safe;
+    snprintf(a->scale_up_reason, sizeof(a->scale_up_reason), "%s", l->reason ? l->reason : "");
+    a->variants = l->variants;
+    a->variant_count = l->variant_count;
+}
+
 struct record {
     char *ns, *so, *model, *source;
     int64_t updated_ms, logged_ms;
@@ -22,7 +59,7 @@ struct record {
     int64_t desired, current;
     enum sat_action action;
     bool active, all_saturated, has_series;
-    struct sat_analysis analysis;
+    struct lean_analysis analysis;
     struct record *next;
 };
 
@@ -60,7 +97,7 @@ static void record_free(struct record *r)
     free(r->so);
     free(r->model);
     free(r->source);
-    sat_analysis_clear(&r->analysis);
+    lean_clear(&r->analysis);
     free(r);
 }
 
@@ -126,14 +163,27 @@ void decisions_record(struct decisions *d, const struct meta_request *req, const
                       struct decide_result *res, int64_t now_ms)
 {
     struct record *r;
-    struct sat_analysis old;
+    struct lean_analysis old, lean;
+    const struct sat_analysis *a = &res->analysis;
     bool changed, log_it;
 
-    memset(&old, 0, sizeof(old));
+    /* The record takes the variants; res keeps the numbers and the reason
+     * for the metrics and the log below. */
+    memset(&lean, 0, sizeof(lean));
+    lean.total_replicas = a->total_replicas;
+    lean.non_saturated_count = a->non_saturated_count;
+    lean.avg_spare_kv = a->avg_spare_kv;
+    lean.avg_spare_queue = a->avg_spare_queue;
+    lean.should_scale_up = a->should_scale_up;
+    lean.scale_down_safe = a->scale_down_safe;
+    lean.reason = a->scale_up_reason[0] ? strdup(a->scale_up_reason) : NULL;
+    lean.variants = a->variants;
+    lean.variant_count = a->variant_count;
     pthread_mutex_lock(&d->mu);
     r = find(d, req->namespace_, req->name, true);
     if (!r) {
         pthread_mutex_unlock(&d->mu);
+        free(lean.reason);
         decide_result_clear(res);
         return;
     }
@@ -158,27 +208,27 @@ void decisions_record(struct decisions *d, const struct meta_request *req, const
     r->all_saturated = res->all_saturated;
     r->has_series = res->has_series;
     old = r->analysis;
-    r->analysis = res->analysis; /* moved */
-    memset(&res->analysis, 0, sizeof(res->analysis));
+    r->analysis = lean; /* the variants move */
+    res->analysis.variants = NULL;
+    res->analysis.variant_count = 0;
     if (log_it)
         r->logged_ms = now_ms;
     pthread_mutex_unlock(&d->mu);
-    sat_analysis_clear(&old);
+    lean_clear(&old);
     {
         struct metrics_scaledobject_values v = metrics_scaledobject_unknown;
         v.desired_replicas = res->desired;
         v.current_replicas = res->current;
         v.model_pods = (int64_t)res->model_pods;
         v.active = res->active;
-        if (r->analysis.non_saturated_count > 0 || r->analysis.total_replicas > 0) {
-            v.avg_spare_kv = r->analysis.avg_spare_kv;
-            v.avg_spare_queue = r->analysis.avg_spare_queue;
+        if (a->non_saturated_count > 0 || a->total_replicas > 0) {
+            v.avg_spare_kv = a->avg_spare_kv;
+            v.avg_spare_queue = a->avg_spare_queue;
         }
         metrics_scaledobject(req->namespace_, req->name, req->model_id, &v, now_ms);
     }
 
     if (log_it) {
-        const struct sat_analysis *a = &r->analysis; /* numbers only, read racily: a log */
         log_write(LOG_INFO, "decision",
                   "%s/%s model=%s desired=%lld current=%lld action=%s active=%s replicas=%zu "
                   "nonSaturated=%zu avgSpareKv=%.4f avgSpareQueue=%.2f kvSpareTrigger=%g "
@@ -219,9 +269,13 @@ enum err_code decisions_json(struct decisions *d, const char *ns, const char *so
         return ERR_NOT_FOUND;
     }
     root = cJSON_CreateObject();
-    if (!root || analyze_render_analysis(root, &r->analysis, why, sizeof(why)) != ERR_OK) {
-        rc = ERR_NOMEM;
-        goto done;
+    {
+        struct sat_analysis view;
+        lean_view(&r->analysis, &view);
+        if (!root || analyze_render_analysis(root, &view, why, sizeof(why)) != ERR_OK) {
+            rc = ERR_NOMEM;
+            goto done;
+        }
     }
     cJSON_AddStringToObject(root, "namespace", r->ns);
     cJSON_AddStringToObject(root, "scaledobject", r->so);
