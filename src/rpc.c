@@ -1799,9 +1799,21 @@ enum err_code rpc_start(const struct rpc_options *opt, struct rpc_server **out, 
         w->streams->snext = w->streams->sprev = w->streams;
         pthread_mutex_init(&w->streams_mu, NULL);
         pthread_mutex_init(&w->pend_mu, NULL);
-        w->cq = grpc_completion_queue_create_for_next(NULL);
         w->srv = srv;
         w->streams_only = i >= srv->ncall;
+        if (w->streams_only) {
+            /* Non-polling: a stream worker waits for its own events only and
+             * never becomes the thread that reads the sockets, which would
+             * hand every unary call over to a call worker. */
+            grpc_completion_queue_attributes attr;
+            memset(&attr, 0, sizeof(attr));
+            attr.version = 1;
+            attr.cq_completion_type = GRPC_CQ_NEXT;
+            attr.cq_polling_type = GRPC_CQ_NON_POLLING;
+            w->cq = grpc_completion_queue_create(grpc_completion_queue_factory_lookup(&attr),
+                                                 &attr, NULL);
+        } else
+            w->cq = grpc_completion_queue_create_for_next(NULL);
         if (!w->streams_only)
             grpc_server_register_completion_queue(srv->server, w->cq, NULL);
     }

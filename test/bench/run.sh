@@ -154,7 +154,7 @@ if has 2 || has 3 || has 5; then
             : >"$OUT/streams-$who.out"
             lg --target "127.0.0.1:$port" --mode streams --streams "$STREAMS" --objects "$OBJS" \
                 --flips $flips --flip-file "$OUT/mcur.json" --flip-a "$OUT/mA.json" \
-                --flip-b "$OUT/mB.json" --hold 3 --flip-timeout 20 --connections "$CONNS" \
+                --flip-b "$OUT/mB.json" --hold 3 --flip-timeout 20 --connections "$CONNS" --stream-queues 8 \
                 --label "i5 $who" >"$OUT/streams-$who.out" &
             lpid=$!
             BENCH_PIDS+=("$lpid")
