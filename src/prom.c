@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "promjoin.h"
 #include "promql.h"
 #include "promresp.h"
 #include "table.h"
@@ -579,89 +580,35 @@ static bool req_result(struct req *r)
 
 /* ---- one refresh of one group ------------------------------------------- */
 
-struct row_acc {
-    const char *ns, *model, *pod, *instance, *variant;
-    double kv, queue;
-    bool has_kv, has_queue;
-};
-
-static int acc_cmp(const void *a, const void *b)
-{
-    const struct row_acc *x = a, *y = b;
-    int c = strcmp(x->ns, y->ns);
-    if (!c)
-        c = strcmp(x->model, y->model);
-    if (!c)
-        c = strcmp(x->pod, y->pod);
-    if (!c)
-        c = strcmp(x->instance, y->instance);
-    return c;
-}
-
-static const char *pod_of(const struct promresp_sample *s)
-{
-    return s->pod ? s->pod : s->pod_name;
-}
-
 /* The per-instance rows of the kv and queue answers, joined by
- * (namespace, model, pod, instance), for models of interest only. */
+ * (namespace, model, pod, instance), for models of interest only
+ * (promjoin.h); marks the wants that got rows. */
 static enum err_code join_rows(struct wants *w, const struct promresp *kv,
-                               const struct promresp *queue, struct row_acc **out, size_t *n_out)
+                               const struct promresp *queue, struct promjoin_row **out,
+                               size_t *n_out)
 {
-    size_t cap = kv->count + queue->count, n = 0, i, k;
-    struct row_acc *acc;
-    const struct promresp *parts[2] = {kv, queue};
+    const char **ns = calloc(w->n ? w->n : 1, sizeof(char *));
+    const char **models = calloc(w->n ? w->n : 1, sizeof(char *));
+    bool *has_rows = calloc(w->n ? w->n : 1, sizeof(bool));
+    enum err_code rc = ERR_NOMEM;
+    size_t i;
 
     *out = NULL;
     *n_out = 0;
-    if (cap == 0)
-        return ERR_OK;
-    acc = calloc(cap, sizeof(*acc));
-    if (!acc)
-        return ERR_NOMEM;
-    for (k = 0; k < 2; k++)
-        for (i = 0; i < parts[k]->count; i++) {
-            const struct promresp_sample *s = &parts[k]->samples[i];
-            struct want *wt;
-            if (!s->namespace_ || !s->model_name || !pod_of(s))
-                continue;
-            wt = want_find(w, s->namespace_, s->model_name);
-            if (!wt)
-                continue; /* the cross product brought in a pair nobody asked for */
-            wt->has_rows = true;
-            acc[n].ns = s->namespace_;
-            acc[n].model = s->model_name;
-            acc[n].pod = pod_of(s);
-            acc[n].instance = s->instance ? s->instance : "";
-            acc[n].variant = s->llm_d_ai_variant;
-            if (k == 0) {
-                acc[n].kv = s->finite ? s->value : 0.0;
-                acc[n].has_kv = true;
-            } else {
-                acc[n].queue = s->finite ? s->value : 0.0;
-                acc[n].has_queue = true;
-            }
-            n++;
+    if (ns && models && has_rows) {
+        for (i = 0; i < w->n; i++) {
+            ns[i] = w->v[i].ns;
+            models[i] = w->v[i].model;
         }
-    qsort(acc, n, sizeof(*acc), acc_cmp);
-    /* merge kv and queue of the same instance */
-    for (i = 0, k = 0; i < n; i++) {
-        if (k > 0 && acc_cmp(&acc[k - 1], &acc[i]) == 0) {
-            if (acc[i].has_kv) {
-                acc[k - 1].kv = acc[i].kv;
-                acc[k - 1].has_kv = true;
-            }
-            if (acc[i].has_queue) {
-                acc[k - 1].queue = acc[i].queue;
-                acc[k - 1].has_queue = true;
-            }
-            continue;
-        }
-        acc[k++] = acc[i];
+        /* w->v is sorted by (ns, model) and unique: take_wants */
+        rc = promjoin_rows(ns, models, w->n, kv, queue, has_rows, out, n_out);
+        for (i = 0; rc == ERR_OK && i < w->n; i++)
+            w->v[i].has_rows |= has_rows[i];
     }
-    *out = acc;
-    *n_out = k;
-    return ERR_OK;
+    free(ns);
+    free(models);
+    free(has_rows);
+    return rc;
 }
 
 /* Scope over the wants selected by pick (NULL = all). */
@@ -730,7 +677,7 @@ static void fetch_group(struct group *g, struct wants *w)
     size_t n_ret = 0, n_reqs = 0, i, j, n_rows = 0;
     struct req **act = NULL;
     size_t n_act = 0;
-    struct row_acc *rows = NULL;
+    struct promjoin_row *rows = NULL;
     struct table_builder *b = NULL;
     struct table *t = NULL;
     char why[512], cause[PROMRESP_WHY_LEN + 160];
@@ -771,9 +718,12 @@ static void fetch_group(struct group *g, struct wants *w)
             snprintf(cause, sizeof(cause), "%s", reqs[i]->why);
             goto fail;
         }
-    if (join_rows(w, reqs[0]->result, reqs[1]->result, &rows, &n_rows) != ERR_OK) {
-        snprintf(cause, sizeof(cause), "out of memory");
-        goto fail;
+    {
+        enum err_code rc = join_rows(w, reqs[0]->result, reqs[1]->result, &rows, &n_rows);
+        if (rc != ERR_OK) {
+            snprintf(cause, sizeof(cause), "joining the answers: %s", err_str(rc));
+            goto fail;
+        }
     }
 
     /* phase 2: demand at zero replicas, only for models with no pods */
@@ -815,7 +765,7 @@ static void fetch_group(struct group *g, struct wants *w)
         goto nomem;
     for (i = 0; i < n_rows; i++) {
         char inst[2 * TABLE_MAX_NAME + 2];
-        const struct row_acc *r = &rows[i];
+        const struct promjoin_row *r = &rows[i];
         /* One pod may serve several engines (instances): key by both. */
         if (r->instance[0])
             snprintf(inst, sizeof(inst), "%s@%s", r->pod, r->instance);

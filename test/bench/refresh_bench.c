@@ -12,14 +12,12 @@
  *
  *   query    promql_scope_new + the kv and queue queries (M model ids)
  *   parse    promresp_parse of both bodies
- *   join     the per-instance join of prom.c (bsearch of the interest
- *            set, qsort, merge of kv and queue)
+ *   join     promjoin_rows(), the join prom.c runs: the samples of the
+ *            models of interest, merged per instance (kv with queue)
  *   table    table_builder_add_pod per row, a coverage entry per model,
  *            table_builder_finish
  *   analyze  for every model: table_model_replicas + sat_analyze (WVA
  *            defaults) + sat_analysis_clear
- *
- * The join is a copy of prom.c's static join_rows() (keep them alike).
  *
  * Usage: refresh_bench [--pods P] [--reps R] [--series N ...] [--json]
  *   default: P = 10, series 1000 10000 100000 (M = series / P).
@@ -34,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "promjoin.h"
 #include "promql.h"
 #include "promresp.h"
 #include "sat.h"
@@ -102,11 +101,10 @@ static char *make_body(int models, int pods, int which, size_t *len)
     return b.p;
 }
 
-/* ---- prom.c's join (a copy; see join_rows there) ------------------------- */
+/* ---- the interest set ------------------------------------------------------ */
 
 struct want {
     const char *ns, *model;
-    bool has_rows;
 };
 
 static int want_cmp(const void *a, const void *b)
@@ -114,78 +112,6 @@ static int want_cmp(const void *a, const void *b)
     const struct want *x = a, *y = b;
     int c = strcmp(x->ns, y->ns);
     return c ? c : strcmp(x->model, y->model);
-}
-
-struct row_acc {
-    const char *ns, *model, *pod, *instance, *variant;
-    double kv, queue;
-    bool has_kv, has_queue;
-};
-
-static int acc_cmp(const void *a, const void *b)
-{
-    const struct row_acc *x = a, *y = b;
-    int c = strcmp(x->ns, y->ns);
-    if (!c)
-        c = strcmp(x->model, y->model);
-    if (!c)
-        c = strcmp(x->pod, y->pod);
-    if (!c)
-        c = strcmp(x->instance, y->instance);
-    return c;
-}
-
-static size_t join_rows(struct want *w, size_t nw, const struct promresp *kv,
-                        const struct promresp *queue, struct row_acc **out)
-{
-    size_t cap = kv->count + queue->count, n = 0, i, k;
-    const struct promresp *parts[2] = {kv, queue};
-    struct row_acc *acc = calloc(cap ? cap : 1, sizeof(*acc));
-
-    for (k = 0; k < 2; k++)
-        for (i = 0; i < parts[k]->count; i++) {
-            const struct promresp_sample *s = &parts[k]->samples[i];
-            const char *pod = s->pod ? s->pod : s->pod_name;
-            struct want key, *wt;
-            if (!s->namespace_ || !s->model_name || !pod)
-                continue;
-            key.ns = s->namespace_;
-            key.model = s->model_name;
-            wt = bsearch(&key, w, nw, sizeof(*w), want_cmp);
-            if (!wt)
-                continue;
-            wt->has_rows = true;
-            acc[n].ns = s->namespace_;
-            acc[n].model = s->model_name;
-            acc[n].pod = pod;
-            acc[n].instance = s->instance ? s->instance : "";
-            acc[n].variant = s->llm_d_ai_variant;
-            if (k == 0) {
-                acc[n].kv = s->finite ? s->value : 0.0;
-                acc[n].has_kv = true;
-            } else {
-                acc[n].queue = s->finite ? s->value : 0.0;
-                acc[n].has_queue = true;
-            }
-            n++;
-        }
-    qsort(acc, n, sizeof(*acc), acc_cmp);
-    for (i = 0, k = 0; i < n; i++) {
-        if (k > 0 && acc_cmp(&acc[k - 1], &acc[i]) == 0) {
-            if (acc[i].has_kv) {
-                acc[k - 1].kv = acc[i].kv;
-                acc[k - 1].has_kv = true;
-            }
-            if (acc[i].has_queue) {
-                acc[k - 1].queue = acc[i].queue;
-                acc[k - 1].has_queue = true;
-            }
-            continue;
-        }
-        acc[k++] = acc[i];
-    }
-    *out = acc;
-    return k;
 }
 
 /* ---- one measurement ----------------------------------------------------- */
@@ -211,7 +137,10 @@ static struct result run_once(int models, const char *kvb, size_t kvl, const cha
     struct promql_scope *scope = NULL;
     const char **nss = malloc((size_t)models * sizeof(char *));
     struct want *w = calloc((size_t)models, sizeof(*w));
-    struct row_acc *rows = NULL;
+    const char **w_ns = malloc((size_t)models * sizeof(char *));
+    const char **w_model = malloc((size_t)models * sizeof(char *));
+    bool *has_rows = calloc((size_t)models, sizeof(bool));
+    struct promjoin_row *rows = NULL;
     struct table_builder *b;
     struct table *t = NULL;
     struct sat_config cfg;
@@ -226,12 +155,17 @@ static struct result run_once(int models, const char *kvb, size_t kvl, const cha
     for (m = 0; m < models; m++)
         nss[m] = "llm";
 
-    /* the interest set, sorted (prom.c's take_wants; not timed: it is a copy) */
+    /* the interest set, sorted (prom.c's take_wants and join_rows; not
+     * timed: copies of the interest hash set) */
     for (m = 0; m < models; m++) {
         w[m].ns = "llm";
         w[m].model = model_ids[m];
     }
     qsort(w, (size_t)models, sizeof(*w), want_cmp);
+    for (m = 0; m < models; m++) {
+        w_ns[m] = w[m].ns;
+        w_model[m] = w[m].model;
+    }
 
     t0 = cpu_now();
     if (promql_scope_new(nss, (size_t)models, (const char *const *)model_ids, (size_t)models,
@@ -254,7 +188,8 @@ static struct result run_once(int models, const char *kvb, size_t kvl, const cha
     r.parse = t1 - t0;
 
     t0 = cpu_now();
-    n_rows = join_rows(w, (size_t)models, kv, queue, &rows);
+    if (promjoin_rows(w_ns, w_model, (size_t)models, kv, queue, has_rows, &rows, &n_rows) != ERR_OK)
+        fail("join", "promjoin_rows failed");
     t1 = cpu_now();
     r.join = t1 - t0;
 
@@ -262,7 +197,7 @@ static struct result run_once(int models, const char *kvb, size_t kvl, const cha
     b = table_builder_new();
     for (i = 0; i < n_rows; i++) {
         char inst[2 * TABLE_MAX_NAME + 2];
-        const struct row_acc *a = &rows[i];
+        const struct promjoin_row *a = &rows[i];
         if (a->instance[0])
             snprintf(inst, sizeof(inst), "%s@%s", a->pod, a->instance);
         else
@@ -312,6 +247,9 @@ static struct result run_once(int models, const char *kvb, size_t kvl, const cha
     free(q2);
     free(reps);
     free(w);
+    free(w_ns);
+    free(w_model);
+    free(has_rows);
     free(nss);
     return r;
 }

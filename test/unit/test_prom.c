@@ -4,11 +4,13 @@
  * sends queries once a model is of interest, which these tests never
  * register (route does not touch the interest set).
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
