@@ -40,6 +40,7 @@ struct serve_options {
     char *kube_token_file;
     char *kube_ca_file;
     int64_t kube_cache_ttl_ms;
+    int64_t kube_timeout_ms;
     bool allow_cross_namespace;
     char *tls_cert_file;
     char *tls_key_file;

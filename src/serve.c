@@ -89,6 +89,8 @@ static const struct opt_def opts[] = {
      "CA bundle (PEM) to verify the API server"},
     {"kube-cache-ttl", OPT_DURATION, OFF(kube_cache_ttl_ms), "15s", 100, 3600000,
      "how long Kubernetes reads are reused before a background refresh"},
+    {"kube-timeout", OPT_DURATION, OFF(kube_timeout_ms), "5s", 100, 600000,
+     "timeout of one Kubernetes API request (connect included)"},
     {"tls-cert-file", OPT_STRING, OFF(tls_cert_file), NULL, 0, 0,
      "TLS certificate (PEM) for the gRPC port; re-read when it changes"},
     {"tls-key-file", OPT_STRING, OFF(tls_key_file), NULL, 0, 0, "TLS private key (PEM)"},
@@ -581,7 +583,7 @@ int serve_main(int argc, char **argv)
                 ko.ca_file = o.kube_ca_file;
         }
         ko.cache_ttl_ms = o.kube_cache_ttl_ms;
-        ko.timeout_ms = 5000;
+        ko.timeout_ms = o.kube_timeout_ms;
         rc = kube_start(&ko, &kube, why, sizeof(why));
         if (rc) {
             code = 2;

@@ -54,6 +54,7 @@ import promstack as P  # noqa: E402
 import scaler as S  # noqa: E402
 
 CACHE_TTL = 2.0          # --kube-cache-ttl
+KUBE_TIMEOUT = 2.0       # --kube-timeout (the default is 5 s)
 REFRESH = 1.0            # --refresh-interval
 SETTLE = CACHE_TTL + 2 * REFRESH + 1.0   # a change in the fake reaches an answer
 ANSWER_TIMEOUT = 25.0    # data in the simulator -> the expected answer
@@ -72,7 +73,8 @@ C = None
 
 
 def kube_args(fake, token_file=None, ttl="2s"):
-    return fake.scaler_args(token_file) + ["--kube-cache-ttl", ttl]
+    return fake.scaler_args(token_file) + ["--kube-cache-ttl", ttl,
+                                           "--kube-timeout", "%gs" % KUBE_TIMEOUT]
 
 
 def setup():
@@ -80,7 +82,7 @@ def setup():
     P.check_tools()
     helptext = S.binary_help()
     missing = [f for f in ("--kube", "--kube-api-url", "--kube-token-file", "--kube-ca-file",
-                           "--kube-cache-ttl") if f not in helptext]
+                           "--kube-cache-ttl", "--kube-timeout") if f not in helptext]
     assert not missing, ("%s serve --help does not show %s: the --kube mode is not built"
                          % (S.BINARY, ", ".join(missing)))
     SIM = P.Sim().start()
@@ -586,6 +588,9 @@ def test_timeout():
     took = time.monotonic() - t0
     print("  %s after %.1fs" % (S.describe(e), took))
     assert e.code() == UNAVAILABLE, S.describe(e)
+    # --kube-timeout took effect: the request gave up after 2 s, not 5.
+    assert "timeout after %dms" % int(KUBE_TIMEOUT * 1000) in e.details(), S.describe(e)
+    assert took < 5.0, "the call took %.1fs with --kube-timeout %gs" % (took, KUBE_TIMEOUT)
     expect_metric_spec(v.ref())
 
 

@@ -39,6 +39,8 @@ static void test_defaults(void **state)
     assert_false(o.allow_cross_namespace);
     assert_int_equal(o.shutdown_grace_ms, 10000);
     assert_string_equal(o.log_format, "json");
+    assert_int_equal(o.stream_workers, 4);
+    assert_int_equal(o.kube_timeout_ms, 5000);
     serve_options_clear(&o);
 }
 
@@ -63,6 +65,15 @@ static void test_flags_and_env(void **state)
     assert_int_equal(parse(&o, why, sizeof(why), 1, "--allow-cross-namespace=false"), ERR_OK);
     assert_false(o.allow_cross_namespace);
     serve_options_clear(&o);
+    assert_int_equal(parse(&o, why, sizeof(why), 2, "--kube-timeout=750ms", "--stream-workers=2"),
+                     ERR_OK);
+    assert_int_equal(o.kube_timeout_ms, 750);
+    assert_int_equal(o.stream_workers, 2);
+    serve_options_clear(&o);
+    assert_int_equal(parse(&o, why, sizeof(why), 1, "--stream-workers=0"), ERR_INVALID);
+    assert_non_null(strstr(why, "--stream-workers"));
+    assert_int_equal(parse(&o, why, sizeof(why), 1, "--kube-timeout=10ms"), ERR_INVALID);
+    assert_non_null(strstr(why, "--kube-timeout"));
     unsetenv("SATURATION_SCALER_LISTEN");
     unsetenv("SATURATION_SCALER_WORKERS");
     unsetenv("SATURATION_SCALER_ALLOW_CROSS_NAMESPACE");
