@@ -53,4 +53,11 @@ bool util_utf8_valid(const uint8_t *s, size_t len);
 /* Exactly 17 significant digits ("%.17g"): what analyze prints. */
 void util_fmt_double17(char *buf, size_t len, double v);
 
+/* printf into an error-message buffer; why may be NULL or why_len 0. */
+void util_set_why(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Empty an error-message buffer (why may be NULL or why_len 0). */
+void util_clear_why(char *why, size_t why_len);
+
 #endif

@@ -43,20 +43,6 @@ struct ctx {
 
 /* ---- messages ----------------------------------------------------------- */
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why == NULL || why_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 /* "<prefix><path>: <message>"; returns ERR_INVALID for `return fail(...)`. */
 static enum err_code fail(const struct ctx *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -69,13 +55,13 @@ static enum err_code fail(const struct ctx *c, const char *path, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    set_why(c->why, c->why_len, "%s%s: %s", c->prefix, path, msg);
+    util_set_why(c->why, c->why_len, "%s%s: %s", c->prefix, path, msg);
     return ERR_INVALID;
 }
 
 static enum err_code no_memory(const struct ctx *c)
 {
-    set_why(c->why, c->why_len, "out of memory");
+    util_set_why(c->why, c->why_len, "out of memory");
     return ERR_NOMEM;
 }
 
@@ -107,7 +93,6 @@ static bool is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-
 /* ---- the document ------------------------------------------------------- */
 
 /* Parse json[0..len) into *root, which must be an object. */
@@ -120,7 +105,7 @@ static enum err_code parse_document(const char *json, size_t len, size_t max_len
 
     *root = NULL;
     if (json == NULL && len > 0) {
-        set_why(why, why_len, "no input");
+        util_set_why(why, why_len, "no input");
         return ERR_INVALID;
     }
     if (json == NULL)
@@ -130,13 +115,13 @@ static enum err_code parse_document(const char *json, size_t len, size_t max_len
     if (len > max_len) {
         char lim[32];
         util_fmt_size(lim, sizeof(lim), max_len);
-        set_why(why, why_len, "JSON of %zu bytes exceeds the limit of %s", len, lim);
+        util_set_why(why, why_len, "JSON of %zu bytes exceeds the limit of %s", len, lim);
         return ERR_INVALID;
     }
     for (i = 0; i < len && is_ws((unsigned char)json[i]); i++)
         ;
     if (i == len) {
-        set_why(why, why_len, "empty JSON document");
+        util_set_why(why, why_len, "empty JSON document");
         return ERR_INVALID;
     }
 
@@ -147,13 +132,14 @@ static enum err_code parse_document(const char *json, size_t len, size_t max_len
         size_t n = len - at < JSON_EXCERPT ? len - at : JSON_EXCERPT;
 
         if (util_json_unfinished(json, len)) {
-            set_why(why, why_len,
-                    "truncated JSON: the input ends at byte %zu inside an unfinished value", len);
+            util_set_why(why, why_len,
+                         "truncated JSON: the input ends at byte %zu inside an unfinished value",
+                         len);
         } else {
             memcpy(raw, json + at, n);
             raw[n] = '\0';
             meta_quote(ex, sizeof(ex), raw);
-            set_why(why, why_len, "invalid JSON near byte %zu: %s", at, ex);
+            util_set_why(why, why_len, "invalid JSON near byte %zu: %s", at, ex);
         }
         return ERR_INVALID;
     }
@@ -161,15 +147,15 @@ static enum err_code parse_document(const char *json, size_t len, size_t max_len
     while (end < json + len && is_ws((unsigned char)*end))
         end++;
     if (end != json + len) {
-        set_why(why, why_len, "invalid JSON near byte %zu: data after the top-level value",
-                (size_t)(end - json));
+        util_set_why(why, why_len, "invalid JSON near byte %zu: data after the top-level value",
+                     (size_t)(end - json));
         cJSON_Delete(doc);
         return ERR_INVALID;
     }
     if (!cJSON_IsObject(doc)) {
         char got[META_QUOTE_LEN];
         describe(doc, got, sizeof(got));
-        set_why(why, why_len, "top level: must be an object (got %s)", got);
+        util_set_why(why, why_len, "top level: must be an object (got %s)", got);
         cJSON_Delete(doc);
         return ERR_INVALID;
     }
@@ -474,12 +460,6 @@ void kubeobj_scaledobject_clear(struct kubeobj_scaledobject *so)
     memset(so, 0, sizeof(*so));
 }
 
-static void clear_why(char *why, size_t why_len)
-{
-    if (why != NULL && why_len > 0)
-        why[0] = '\0';
-}
-
 enum err_code kubeobj_parse_scaledobject(const char *json, size_t len, size_t max_len,
                                          struct kubeobj_scaledobject *out, char *why,
                                          size_t why_len)
@@ -488,9 +468,9 @@ enum err_code kubeobj_parse_scaledobject(const char *json, size_t len, size_t ma
     cJSON *root;
     enum err_code rc;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out == NULL) {
-        set_why(why, why_len, "no output");
+        util_set_why(why, why_len, "no output");
         return ERR_INVALID;
     }
     memset(out, 0, sizeof(*out));
@@ -621,9 +601,9 @@ enum err_code kubeobj_parse_scaledobject_list(const char *json, size_t len, size
     cJSON *root;
     enum err_code rc;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out == NULL) {
-        set_why(why, why_len, "no output");
+        util_set_why(why, why_len, "no output");
         return ERR_INVALID;
     }
     memset(out, 0, sizeof(*out));
@@ -766,9 +746,9 @@ enum err_code kubeobj_parse_workload(const char *json, size_t len, size_t max_le
     cJSON *root;
     enum err_code rc;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out == NULL) {
-        set_why(why, why_len, "no output");
+        util_set_why(why, why_len, "no output");
         return ERR_INVALID;
     }
     memset(out, 0, sizeof(*out));
@@ -931,9 +911,9 @@ enum err_code kubeobj_parse_owner(const char *json, size_t len, size_t max_len,
     cJSON *root;
     enum err_code rc;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out == NULL) {
-        set_why(why, why_len, "no output");
+        util_set_why(why, why_len, "no output");
         return ERR_INVALID;
     }
     memset(out, 0, sizeof(*out));
@@ -1000,9 +980,9 @@ enum err_code kubeobj_parse_pod_list(const char *json, size_t len, size_t max_le
     cJSON *root;
     enum err_code rc;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out == NULL) {
-        set_why(why, why_len, "no output");
+        util_set_why(why, why_len, "no output");
         return ERR_INVALID;
     }
     memset(out, 0, sizeof(*out));

@@ -18,7 +18,6 @@
  */
 #include "promql.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,26 +26,6 @@
 #define POD_LABELS "namespace, model_name, pod, pod_name, instance, llm_d_ai_variant"
 
 /* ---- why ---------------------------------------------------------------- */
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why == NULL || why_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
-static void clear_why(char *why, size_t why_len)
-{
-    if (why != NULL && why_len > 0)
-        why[0] = '\0';
-}
 
 /* ---- growing buffer ----------------------------------------------------- */
 
@@ -384,21 +363,21 @@ static enum err_code sorted_unique(const char *what, const char *const *list, si
     *out = NULL;
     *out_n = 0;
     if (n == 0 || list == NULL) {
-        set_why(why, why_len, "%s: at least one is needed", what);
+        util_set_why(why, why_len, "%s: at least one is needed", what);
         return ERR_INVALID;
     }
     for (i = 0; i < n; i++) {
         if (!promql_label_value_ok(list[i])) {
             char q[META_QUOTE_LEN];
             meta_quote(q, sizeof(q), list[i]);
-            set_why(why, why_len, "%s[%zu]: %s %s", what, i, q,
-                    list[i] == NULL || list[i][0] == '\0' ? "must be a non-empty string"
-                                                          : "is not valid UTF-8");
+            util_set_why(why, why_len, "%s[%zu]: %s %s", what, i, q,
+                         list[i] == NULL || list[i][0] == '\0' ? "must be a non-empty string"
+                                                               : "is not valid UTF-8");
             return ERR_INVALID;
         }
     }
     if (n > SIZE_MAX / sizeof(*v) || (v = malloc(n * sizeof(*v))) == NULL) {
-        set_why(why, why_len, "out of memory");
+        util_set_why(why, why_len, "out of memory");
         return ERR_NOMEM;
     }
     memcpy(v, list, n * sizeof(*v));
@@ -447,15 +426,15 @@ enum err_code promql_scope_new(const char *const *namespaces, size_t n_namespace
     struct sbuf b = {0};
     enum err_code rc;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out == NULL) {
-        set_why(why, why_len, "no output");
+        util_set_why(why, why_len, "no output");
         return ERR_INVALID;
     }
     *out = NULL;
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
-        set_why(why, why_len, "out of memory");
+        util_set_why(why, why_len, "out of memory");
         return ERR_NOMEM;
     }
     rc = sorted_unique("namespaces", namespaces, n_namespaces, &ns, &s->n_namespaces, why, why_len);
@@ -468,7 +447,7 @@ enum err_code promql_scope_new(const char *const *namespaces, size_t n_namespace
         put_matcher(&b, md, s->n_models);
         s->model_matcher = sb_take(&b);
         if (s->ns_matcher == NULL || s->model_matcher == NULL) {
-            set_why(why, why_len, "out of memory");
+            util_set_why(why, why_len, "out of memory");
             rc = ERR_NOMEM;
         }
     }
@@ -521,7 +500,7 @@ static enum err_code finish(struct sbuf *b, char **out, char *why, size_t why_le
 {
     *out = sb_take(b);
     if (*out == NULL) {
-        set_why(why, why_len, "out of memory");
+        util_set_why(why, why_len, "out of memory");
         return ERR_NOMEM;
     }
     return ERR_OK;
@@ -531,14 +510,14 @@ static enum err_code finish(struct sbuf *b, char **out, char *why, size_t why_le
 static enum err_code check_query_args(const struct promql_scope *s, char **out, char *why,
                                       size_t why_len)
 {
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out == NULL) {
-        set_why(why, why_len, "no output");
+        util_set_why(why, why_len, "no output");
         return ERR_INVALID;
     }
     *out = NULL;
     if (s == NULL) {
-        set_why(why, why_len, "no scope");
+        util_set_why(why, why_len, "no scope");
         return ERR_INVALID;
     }
     return ERR_OK;
@@ -548,7 +527,7 @@ static enum err_code check_duration(const char *what, int64_t ms, char *dur, cha
                                     size_t why_len)
 {
     if (ms <= 0) {
-        set_why(why, why_len, "%s: must be > 0 ms, got %lld", what, (long long)ms);
+        util_set_why(why, why_len, "%s: must be > 0 ms, got %lld", what, (long long)ms);
         return ERR_INVALID;
     }
     promql_format_duration(ms, dur, PROMQL_DURATION_LEN);
@@ -569,7 +548,7 @@ enum err_code promql_saturation_query(const struct promql_scope *s, enum meta_en
         return rc;
     metric = promql_metric_name(e, m);
     if (metric == NULL || (m != PROMQL_KV_CACHE && m != PROMQL_QUEUE)) {
-        set_why(why, why_len, "no saturation gauge for engine %d, metric %d", (int)e, (int)m);
+        util_set_why(why, why_len, "no saturation gauge for engine %d, metric %d", (int)e, (int)m);
         return ERR_INVALID;
     }
     rc = check_duration("window", window_ms, dur, why, why_len);
@@ -598,7 +577,7 @@ enum err_code promql_idle_query(const struct promql_scope *s, enum meta_engine e
         return rc;
     metric = promql_metric_name(e, PROMQL_REQUESTS);
     if (metric == NULL) {
-        set_why(why, why_len, "unknown engine %d", (int)e);
+        util_set_why(why, why_len, "unknown engine %d", (int)e);
         return ERR_INVALID;
     }
     rc = check_duration("retention", retention_ms, dur, why, why_len);
@@ -656,22 +635,22 @@ enum err_code promql_activation_query(const char *tmpl, const char *ns, const ch
     struct sbuf b = {0};
     const char *p;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out == NULL) {
-        set_why(why, why_len, "no output");
+        util_set_why(why, why_len, "no output");
         return ERR_INVALID;
     }
     *out = NULL;
     if (tmpl == NULL || tmpl[0] == '\0') {
-        set_why(why, why_len, "activationQuery: must be a non-empty string");
+        util_set_why(why, why_len, "activationQuery: must be a non-empty string");
         return ERR_INVALID;
     }
     if (!promql_label_value_ok(ns) || !promql_label_value_ok(model)) {
         char q[META_QUOTE_LEN];
         bool bad_ns = !promql_label_value_ok(ns);
         meta_quote(q, sizeof(q), bad_ns ? ns : model);
-        set_why(why, why_len, "%s %s: must be non-empty, valid UTF-8",
-                bad_ns ? "namespace" : "model id", q);
+        util_set_why(why, why_len, "%s %s: must be non-empty, valid UTF-8",
+                     bad_ns ? "namespace" : "model id", q);
         return ERR_INVALID;
     }
     for (p = tmpl; *p != '\0';) {
@@ -731,29 +710,30 @@ enum err_code promql_form_body(const char *query, const char *const *keys,
     enum err_code rc;
     size_t i;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out_len != NULL)
         *out_len = 0;
     if (out == NULL) {
-        set_why(why, why_len, "no output");
+        util_set_why(why, why_len, "no output");
         return ERR_INVALID;
     }
     *out = NULL;
     if (query == NULL || query[0] == '\0') {
-        set_why(why, why_len, "query: must be a non-empty string");
+        util_set_why(why, why_len, "query: must be a non-empty string");
         return ERR_INVALID;
     }
     if (n > 0 && keys == NULL) {
-        set_why(why, why_len, "query parameters: no keys");
+        util_set_why(why, why_len, "query parameters: no keys");
         return ERR_INVALID;
     }
     for (i = 0; i < n; i++) {
         if (keys[i] == NULL || keys[i][0] == '\0') {
-            set_why(why, why_len, "query parameter %zu: the name must be non-empty", i);
+            util_set_why(why, why_len, "query parameter %zu: the name must be non-empty", i);
             return ERR_INVALID;
         }
         if (strcmp(keys[i], "query") == 0) {
-            set_why(why, why_len, "query parameter \"query\" is reserved for the PromQL query");
+            util_set_why(why, why_len,
+                         "query parameter \"query\" is reserved for the PromQL query");
             return ERR_INVALID;
         }
     }

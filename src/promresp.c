@@ -43,7 +43,6 @@
 
 #include <math.h>
 #include <stdalign.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,20 +134,6 @@ static int word_of(const unsigned char *s, size_t n)
 
 /* ---- why ---------------------------------------------------------------- */
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why == NULL || why_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- errors from Prometheus --------------------------------------------- */
 
 static bool status_2xx(int http_status)
@@ -178,9 +163,9 @@ static enum err_code prometheus_error(const char *type, const char *text, int ht
     else
         snprintf(m, sizeof(m), "(no error text)");
     if (status_2xx(http_status))
-        set_why(why, why_len, "%s: %s", t, m);
+        util_set_why(why, why_len, "%s: %s", t, m);
     else
-        set_why(why, why_len, "%s: %s (HTTP %d)", t, m, http_status);
+        util_set_why(why, why_len, "%s: %s (HTTP %d)", t, m, http_status);
     return classify_error(type);
 }
 
@@ -192,9 +177,9 @@ static enum err_code http_error(int http_status, const char *body, size_t len, c
 
     util_sanitize(body, len, PROMRESP_BODY_EXCERPT, ex, sizeof(ex));
     if (ex[0] == '\0')
-        set_why(why, why_len, "HTTP %d (empty body)", http_status);
+        util_set_why(why, why_len, "HTTP %d (empty body)", http_status);
     else
-        set_why(why, why_len, "HTTP %d: %s", http_status, ex);
+        util_set_why(why, why_len, "HTTP %d: %s", http_status, ex);
     return ERR_UNAVAILABLE;
 }
 
@@ -1295,7 +1280,7 @@ static enum err_code build(struct parse *st, struct promresp **out, char *why, s
      * check anyway, it costs nothing */
     if (st->count > SIZE_MAX / 4 / sizeof(*s) || st->n_warnings > SIZE_MAX / 4 / sizeof(char *) ||
         st->strings_used > SIZE_MAX / 4) {
-        set_why(why, why_len, "out of memory");
+        util_set_why(why, why_len, "out of memory");
         return ERR_NOMEM;
     }
     off_warn = HEADER_SIZE + align_up(st->count * sizeof(*s));
@@ -1303,7 +1288,7 @@ static enum err_code build(struct parse *st, struct promresp **out, char *why, s
     total = off_str + st->strings_used;
     block = realloc(st->block, total);
     if (block == NULL) {
-        set_why(why, why_len, "out of memory");
+        util_set_why(why, why_len, "out of memory");
         return ERR_NOMEM;
     }
     st->block = NULL; /* now block, returned */
@@ -1343,34 +1328,35 @@ static enum err_code shape_message(struct parse *st, char *why, size_t why_len)
         snprintf(path, sizeof(path), "data.result[%zu].value", st->shape_index);
     switch (st->shape) {
     case SHAPE_RESULT_ARRAY:
-        set_why(why, why_len, "data.result: must be an array");
+        util_set_why(why, why_len, "data.result: must be an array");
         break;
     case SHAPE_ITEM:
-        set_why(why, why_len, "data.result[%zu]: must be an object", st->shape_index);
+        util_set_why(why, why_len, "data.result[%zu]: must be an object", st->shape_index);
         break;
     case SHAPE_METRIC:
-        set_why(why, why_len, "data.result[%zu].metric: must be an object", st->shape_index);
+        util_set_why(why, why_len, "data.result[%zu].metric: must be an object", st->shape_index);
         break;
     case SHAPE_LABEL:
         text = scratch_text(st, &st->shape_text, &at);
         if (is_identifier(text)) {
-            set_why(why, why_len, "data.result[%zu].metric.%s: must be a string", st->shape_index,
-                    text);
+            util_set_why(why, why_len, "data.result[%zu].metric.%s: must be a string",
+                         st->shape_index, text);
         } else {
             meta_quote(q, sizeof(q), text);
-            set_why(why, why_len, "data.result[%zu].metric[%s]: must be a string", st->shape_index,
-                    q);
+            util_set_why(why, why_len, "data.result[%zu].metric[%s]: must be a string",
+                         st->shape_index, q);
         }
         break;
     case SHAPE_HISTOGRAM:
-        set_why(why, why_len, "%s: missing (native histogram samples are not supported)", path);
+        util_set_why(why, why_len, "%s: missing (native histogram samples are not supported)",
+                     path);
         break;
     case SHAPE_PAIR:
-        set_why(why, why_len, "%s: must be a [number, string] pair", path);
+        util_set_why(why, why_len, "%s: must be a [number, string] pair", path);
         break;
     default: /* SHAPE_NUMBER */
         meta_quote(q, sizeof(q), scratch_text(st, &st->shape_text, &at));
-        set_why(why, why_len, "%s: %s is not a number", path, q);
+        util_set_why(why, why_len, "%s: %s is not a number", path, q);
         break;
     }
     return ERR_UNAVAILABLE;
@@ -1383,7 +1369,7 @@ static enum err_code conclude(struct parse *st, int http_status, const char *bod
     size_t at = 0;
 
     if (st->nomem) {
-        set_why(why, why_len, "out of memory");
+        util_set_why(why, why_len, "out of memory");
         return ERR_NOMEM;
     }
     if (st->rd.err != NULL) {
@@ -1394,17 +1380,17 @@ static enum err_code conclude(struct parse *st, int http_status, const char *bod
             return http_error(http_status, body, len, why, why_len);
         util_sanitize(body, len, PROMRESP_BODY_EXCERPT, ex, sizeof(ex));
         if (ex[0] == '\0')
-            set_why(why, why_len, "empty body (HTTP %d)", http_status);
+            util_set_why(why, why_len, "empty body (HTTP %d)", http_status);
         else if (st->trailing)
-            set_why(why, why_len, "invalid JSON near byte %zu: data after the top-level value",
-                    pos);
+            util_set_why(why, why_len, "invalid JSON near byte %zu: data after the top-level value",
+                         pos);
         else if (util_json_unfinished(body, len))
-            set_why(why, why_len,
-                    "truncated JSON: the body ends at byte %zu inside an unfinished value "
-                    "(first error near byte %zu)",
-                    len, pos);
+            util_set_why(why, why_len,
+                         "truncated JSON: the body ends at byte %zu inside an unfinished value "
+                         "(first error near byte %zu)",
+                         len, pos);
         else
-            set_why(why, why_len, "invalid JSON near byte %zu: %s", pos, ex);
+            util_set_why(why, why_len, "invalid JSON near byte %zu: %s", pos, ex);
         return ERR_UNAVAILABLE;
     }
     if (st->status_str && str_is(&st->status, "error")) {
@@ -1415,26 +1401,26 @@ static enum err_code conclude(struct parse *st, int http_status, const char *bod
     if (!status_2xx(http_status))
         return http_error(http_status, body, len, why, why_len);
     if (!st->top_object) {
-        set_why(why, why_len, "top level: must be an object");
+        util_set_why(why, why_len, "top level: must be an object");
         return ERR_UNAVAILABLE;
     }
     if (!st->status_str || !str_is(&st->status, "success")) {
-        set_why(why, why_len, "status: must be \"success\" or \"error\"");
+        util_set_why(why, why_len, "status: must be \"success\" or \"error\"");
         return ERR_UNAVAILABLE;
     }
     if (!st->data_object) {
-        set_why(why, why_len, "data: must be an object");
+        util_set_why(why, why_len, "data: must be an object");
         return ERR_UNAVAILABLE;
     }
     if (!st->rt_str) {
-        set_why(why, why_len, "data.resultType: must be a string");
+        util_set_why(why, why_len, "data.resultType: must be a string");
         return ERR_UNAVAILABLE;
     }
     if (st->type == RT_OTHER) {
         char q[META_QUOTE_LEN];
         meta_quote(q, sizeof(q), scratch_text(st, &st->rt, &at));
-        set_why(why, why_len, "data.resultType: unexpected resultType %s (want vector or scalar)",
-                q);
+        util_set_why(why, why_len,
+                     "data.resultType: unexpected resultType %s (want vector or scalar)", q);
         return ERR_UNAVAILABLE;
     }
     if (!st->have_result)
@@ -1458,7 +1444,7 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
     if (out != NULL)
         *out = NULL;
     if (out == NULL || (body == NULL && len > 0)) {
-        set_why(why, why_len, "no input or no output");
+        util_set_why(why, why_len, "no input or no output");
         return ERR_INVALID;
     }
     if (body == NULL)
@@ -1468,7 +1454,7 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
     if (len > max_len) {
         char lim[32];
         util_fmt_size(lim, sizeof(lim), max_len);
-        set_why(why, why_len, "response body of %zu bytes exceeds the limit of %s", len, lim);
+        util_set_why(why, why_len, "response body of %zu bytes exceeds the limit of %s", len, lim);
         return ERR_UNAVAILABLE;
     }
 
@@ -1479,7 +1465,7 @@ enum err_code promresp_parse(int http_status, const char *body, size_t len, size
     st.strings_cap = len + 1;
     st.strings = malloc(st.strings_cap);
     if (st.strings == NULL) {
-        set_why(why, why_len, "out of memory");
+        util_set_why(why, why_len, "out of memory");
         return ERR_NOMEM;
     }
     (void)walk_answer(&st); /* what went wrong is in st */

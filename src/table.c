@@ -22,7 +22,6 @@
 #include <cjson/cJSON.h>
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,32 +85,12 @@ struct table {
     atomic_size_t refs;
     bool covers_all;               /* parsed from a metrics file */
     struct table_success *success; /* every model's success entries */
-    struct chunk *chunks; /* every string of the table */
+    struct chunk *chunks;          /* every string of the table */
     struct table_row *rows;
     size_t row_count;
     struct table_model *models;
     size_t model_count;
 };
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why == NULL || why_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
-static void clear_why(char *why, size_t why_len)
-{
-    if (why != NULL && why_len > 0)
-        why[0] = '\0';
-}
 
 /* ---- numbers ------------------------------------------------------------ */
 
@@ -207,12 +186,12 @@ static size_t check_name(const char *what, const char *s, bool required, char *w
 
     if (s == NULL || s[0] == '\0') {
         if (required)
-            set_why(why, why_len, "%s: must be a non-empty string", what);
+            util_set_why(why, why_len, "%s: must be a non-empty string", what);
         return 0;
     }
     n = strlen(s);
     if (n > TABLE_MAX_NAME) {
-        set_why(why, why_len, "%s: must be at most %d bytes long", what, TABLE_MAX_NAME);
+        util_set_why(why, why_len, "%s: must be at most %d bytes long", what, TABLE_MAX_NAME);
         return 0;
     }
     return n;
@@ -266,7 +245,7 @@ static enum err_code builder_add_pod(struct table_builder *b, const char *ns, co
     void *np;
 
     if (b == NULL) {
-        set_why(why, why_len, "no builder");
+        util_set_why(why, why_len, "no builder");
         return ERR_INVALID;
     }
     if ((ns_len = check_name("namespace", ns, true, why, why_len)) == 0 ||
@@ -322,7 +301,7 @@ rollback:
     b->last_ns = saved_ns;
     b->last_model = saved_model;
 nomem:
-    set_why(why, why_len, "out of memory");
+    util_set_why(why, why_len, "out of memory");
     return ERR_NOMEM;
 }
 
@@ -330,7 +309,7 @@ enum err_code table_builder_add_pod(struct table_builder *b, const char *ns, con
                                     const char *pod, const char *instance, const char *variant,
                                     double kv, double queue, char *why, size_t why_len)
 {
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     return builder_add_pod(b, ns, model, pod, instance, variant, kv, queue,
                            b != NULL ? b->row_count : 0, true, why, why_len);
 }
@@ -346,7 +325,7 @@ static enum err_code builder_add_flow(struct table_builder *b, const char *ns, c
     void *np;
 
     if (b == NULL) {
-        set_why(why, why_len, "no builder");
+        util_set_why(why, why_len, "no builder");
         return ERR_INVALID;
     }
     if ((ns_len = check_name("namespace", ns, true, why, why_len)) == 0 ||
@@ -378,7 +357,7 @@ static enum err_code builder_add_flow(struct table_builder *b, const char *ns, c
     return ERR_OK;
 
 nomem:
-    set_why(why, why_len, "out of memory");
+    util_set_why(why, why_len, "out of memory");
     return ERR_NOMEM;
 }
 
@@ -386,28 +365,28 @@ enum err_code table_builder_add_flow_control(struct table_builder *b, const char
                                              const char *model, double queue, char *why,
                                              size_t why_len)
 {
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     return builder_add_flow(b, ns, model, queue, b != NULL ? b->flow_count : 0, why, why_len);
 }
 
-enum err_code table_builder_add_success(struct table_builder *b, const char *ns,
-                                        const char *model, int64_t retention_ms, double increase,
-                                        char *why, size_t why_len)
+enum err_code table_builder_add_success(struct table_builder *b, const char *ns, const char *model,
+                                        int64_t retention_ms, double increase, char *why,
+                                        size_t why_len)
 {
     size_t ns_len, model_len;
     struct bsucc *e;
     void *np;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (b == NULL) {
-        set_why(why, why_len, "no builder");
+        util_set_why(why, why_len, "no builder");
         return ERR_INVALID;
     }
     if ((ns_len = check_name("namespace", ns, true, why, why_len)) == 0 ||
         (model_len = check_name("model", model, true, why, why_len)) == 0)
         return ERR_INVALID;
     if (retention_ms <= 0) {
-        set_why(why, why_len, "retention must be > 0");
+        util_set_why(why, why_len, "retention must be > 0");
         return ERR_INVALID;
     }
     np = grow_array(b->succ, &b->succ_cap, b->succ_count + 1, sizeof *b->succ);
@@ -425,7 +404,7 @@ enum err_code table_builder_add_success(struct table_builder *b, const char *ns,
     b->succ_count++;
     return ERR_OK;
 nomem:
-    set_why(why, why_len, "out of memory");
+    util_set_why(why, why_len, "out of memory");
     return ERR_NOMEM;
 }
 
@@ -458,8 +437,8 @@ static enum err_code attach_success(struct table *t, struct table_builder *b)
         struct table_model *m = (struct table_model *)table_find(t, e->ns, e->model);
         if (m == NULL)
             continue; /* not covered: dropped (see table.h) */
-        if (m->success_count > 0 && m->success[m->success_count - 1].retention_ms ==
-                                        e->s.retention_ms) {
+        if (m->success_count > 0 &&
+            m->success[m->success_count - 1].retention_ms == e->s.retention_ms) {
             t->success[n - 1] = e->s; /* same retention again: the later wins */
             continue;
         }
@@ -686,12 +665,12 @@ static enum err_code builder_finish(struct table_builder *b, struct table **out,
             meta_quote(qm, sizeof qm, dup->model);
             meta_quote(qn, sizeof qn, dup->ns);
             if (json)
-                set_why(why, why_len,
-                        "pods[%zu].%s: duplicate instance %s for model %s in namespace %s",
-                        dup->origin, dup->instance_given ? "instance" : "pod", qi, qm, qn);
+                util_set_why(why, why_len,
+                             "pods[%zu].%s: duplicate instance %s for model %s in namespace %s",
+                             dup->origin, dup->instance_given ? "instance" : "pod", qi, qm, qn);
             else
-                set_why(why, why_len, "duplicate instance %s for model %s in namespace %s", qi,
-                        qm, qn);
+                util_set_why(why, why_len, "duplicate instance %s for model %s in namespace %s", qi,
+                             qm, qn);
             rc = ERR_INVALID;
             goto done;
         }
@@ -702,8 +681,9 @@ static enum err_code builder_finish(struct table_builder *b, struct table **out,
             char qm[META_QUOTE_LEN], qn[META_QUOTE_LEN];
             meta_quote(qm, sizeof qm, dup->model);
             meta_quote(qn, sizeof qn, dup->ns);
-            set_why(why, why_len, "flowControl[%zu]: duplicate entry for model %s in namespace %s",
-                    dup->origin, qm, qn);
+            util_set_why(why, why_len,
+                         "flowControl[%zu]: duplicate entry for model %s in namespace %s",
+                         dup->origin, qm, qn);
             rc = ERR_INVALID;
             goto done;
         }
@@ -747,7 +727,7 @@ static enum err_code builder_finish(struct table_builder *b, struct table **out,
     goto done;
 
 nomem:
-    set_why(why, why_len, "out of memory");
+    util_set_why(why, why_len, "out of memory");
     rc = ERR_NOMEM;
 done:
     free(scratch);
@@ -759,11 +739,11 @@ done:
 enum err_code table_builder_finish(struct table_builder *b, struct table **out, char *why,
                                    size_t why_len)
 {
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out != NULL)
         *out = NULL;
     if (b == NULL || out == NULL) {
-        set_why(why, why_len, "no builder or no output");
+        util_set_why(why, why_len, "no builder or no output");
         return ERR_INVALID;
     }
     return builder_finish(b, out, why, why_len, false);
@@ -791,13 +771,13 @@ static enum err_code json_string(const cJSON *obj, const char *key, bool require
         return ERR_OK;
     if (!cJSON_IsString(item) || item->valuestring == NULL ||
         (!allow_empty && item->valuestring[0] == '\0')) {
-        set_why(why, why_len, "%s[%zu].%s: must be a %sstring", section, idx, key,
-                allow_empty ? "" : "non-empty ");
+        util_set_why(why, why_len, "%s[%zu].%s: must be a %sstring", section, idx, key,
+                     allow_empty ? "" : "non-empty ");
         return ERR_INVALID;
     }
     if (strlen(item->valuestring) > TABLE_MAX_NAME) {
-        set_why(why, why_len, "%s[%zu].%s: must be at most %d bytes long", section, idx, key,
-                TABLE_MAX_NAME);
+        util_set_why(why, why_len, "%s[%zu].%s: must be at most %d bytes long", section, idx, key,
+                     TABLE_MAX_NAME);
         return ERR_INVALID;
     }
     *out = item->valuestring;
@@ -830,7 +810,7 @@ static enum err_code json_number(const cJSON *obj, const char *key, bool require
     return ERR_OK;
 
 bad:
-    set_why(why, why_len, "%s[%zu].%s: must be %s", section, idx, key, must);
+    util_set_why(why, why_len, "%s[%zu].%s: must be %s", section, idx, key, must);
     return ERR_INVALID;
 }
 
@@ -839,9 +819,9 @@ static enum err_code json_add_failed(enum err_code rc, const char *section, size
                                      const char *msg, char *why, size_t why_len)
 {
     if (rc == ERR_NOMEM)
-        set_why(why, why_len, "out of memory");
+        util_set_why(why, why_len, "out of memory");
     else
-        set_why(why, why_len, "%s[%zu].%s", section, idx, msg);
+        util_set_why(why, why_len, "%s[%zu].%s", section, idx, msg);
     return rc;
 }
 
@@ -855,7 +835,7 @@ static enum err_code json_pod(struct table_builder *b, const cJSON *item, size_t
     enum err_code rc;
 
     if (!cJSON_IsObject(item)) {
-        set_why(why, why_len, "pods[%zu]: must be an object", idx);
+        util_set_why(why, why_len, "pods[%zu]: must be an object", idx);
         return ERR_INVALID;
     }
     rc = json_string(item, "namespace", true, false, "pods", idx, &ns, why, why_len);
@@ -899,7 +879,7 @@ static enum err_code json_flow(struct table_builder *b, const cJSON *item, size_
     enum err_code rc;
 
     if (!cJSON_IsObject(item)) {
-        set_why(why, why_len, "flowControl[%zu]: must be an object", idx);
+        util_set_why(why, why_len, "flowControl[%zu]: must be an object", idx);
         return ERR_INVALID;
     }
     rc = json_string(item, "namespace", true, false, "flowControl", idx, &ns, why, why_len);
@@ -926,17 +906,17 @@ static enum err_code json_table(const cJSON *root, struct table_builder *b, char
     enum err_code rc;
 
     if (!cJSON_IsObject(root)) {
-        set_why(why, why_len, "top level: must be an object");
+        util_set_why(why, why_len, "top level: must be an object");
         return ERR_INVALID;
     }
     pods = cJSON_GetObjectItemCaseSensitive(root, "pods");
     if (!cJSON_IsArray(pods)) {
-        set_why(why, why_len, "pods: must be an array");
+        util_set_why(why, why_len, "pods: must be an array");
         return ERR_INVALID;
     }
     flows = cJSON_GetObjectItemCaseSensitive(root, "flowControl");
     if (flows != NULL && !cJSON_IsArray(flows)) {
-        set_why(why, why_len, "flowControl: must be an array");
+        util_set_why(why, why_len, "flowControl: must be an array");
         return ERR_INVALID;
     }
     idx = 0;
@@ -964,11 +944,11 @@ enum err_code table_parse_json(const char *json, size_t len, struct table **out,
     cJSON *root;
     enum err_code rc;
 
-    clear_why(why, why_len);
+    util_clear_why(why, why_len);
     if (out != NULL)
         *out = NULL;
     if (out == NULL || (json == NULL && len > 0)) {
-        set_why(why, why_len, "no input or no output");
+        util_set_why(why, why_len, "no input or no output");
         return ERR_INVALID;
     }
     if (json == NULL)
@@ -977,7 +957,7 @@ enum err_code table_parse_json(const char *json, size_t len, struct table **out,
     root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (root == NULL) {
         size_t at = (end != NULL && end >= json && end <= json + len) ? (size_t)(end - json) : 0;
-        set_why(why, why_len, "invalid JSON near byte %zu", at);
+        util_set_why(why, why_len, "invalid JSON near byte %zu", at);
         return ERR_INVALID;
     }
     /* cJSON stops after the value; anything but white space is garbage. */
@@ -985,15 +965,15 @@ enum err_code table_parse_json(const char *json, size_t len, struct table **out,
         end++;
     if (end != json + len) {
         cJSON_Delete(root);
-        set_why(why, why_len, "invalid JSON near byte %zu: data after the top-level value",
-                (size_t)(end - json));
+        util_set_why(why, why_len, "invalid JSON near byte %zu: data after the top-level value",
+                     (size_t)(end - json));
         return ERR_INVALID;
     }
 
     b = table_builder_new();
     if (b == NULL) {
         cJSON_Delete(root);
-        set_why(why, why_len, "out of memory");
+        util_set_why(why, why_len, "out of memory");
         return ERR_NOMEM;
     }
     rc = json_table(root, b, why, why_len);

@@ -151,6 +151,26 @@ prom_value() {
         "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'
 }
 
+# sim_with_prom OUT MODELS: vllm-sim serving MODELS models x 2 pods, and a
+# Prometheus scraping it (OUT/prom), up once it holds every pod's series.
+# -> SIM_URL, PROM_PORT, PROM_PID
+sim_with_prom() {
+    local out=$1 models=$2 v
+    start_sim "$out/sim.log"
+    "$LOADGEN" --gen-metrics "$out/sim-pods.json" --models "$models" --pods 2
+    curl -fs "$SIM_URL/pods" --data-binary @"$out/sim-pods.json" >/dev/null || die "POST /pods failed"
+    PROM_PORT=$(free_port)
+    rm -rf "$out/prom"
+    prom_config "$out/prom" "${SIM_URL#http://}"
+    start_prom "$out/prom" "$PROM_PORT"
+    for _ in $(seq 300); do
+        v=$(prom_value "$PROM_PORT" 'count(vllm:kv_cache_usage_perc)' 2>/dev/null || echo 0)
+        [ "${v%.*}" -ge $((models * 2)) ] && return 0
+        sleep 0.2
+    done
+    log "warning: Prometheus holds ${v%.*} of $((models * 2)) series after 60 s"
+}
+
 machine_json() {
     "$PYTHON" - <<'EOF'
 import json, os, platform, subprocess

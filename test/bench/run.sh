@@ -183,18 +183,7 @@ if has 6; then
     log "item 6: Prometheus queries per refresh (${REFRESH}s) for $PROM_NS ScaledObjects"
     maxn=0
     for n in $PROM_NS; do [ "$n" -gt $maxn ] && maxn=$n; done
-    start_sim "$OUT/sim.log"
-    "$LOADGEN" --gen-metrics "$OUT/sim-pods.json" --models $maxn --pods 2
-    curl -fs "$SIM_URL/pods" --data-binary @"$OUT/sim-pods.json" >/dev/null || die "POST /pods failed"
-    PROM_PORT=$(free_port)
-    rm -rf "$OUT/prom"
-    prom_config "$OUT/prom" "${SIM_URL#http://}"
-    start_prom "$OUT/prom" "$PROM_PORT"
-    for _ in $(seq 300); do
-        v=$(prom_value "$PROM_PORT" 'count(vllm:kv_cache_usage_perc)' 2>/dev/null || echo 0)
-        [ "${v%.*}" -ge $((maxn * 2)) ] && break
-        sleep 0.2
-    done
+    sim_with_prom "$OUT" $maxn
     for n in $PROM_NS; do
         start_scaler "$OUT/scaler-prom-$n.log" "$SERVER_CPU" --http-listen off \
             --prometheus-url "http://127.0.0.1:$PROM_PORT" --refresh-interval ${REFRESH}s

@@ -66,18 +66,7 @@ bench_build
 pick_cpus
 
 log "soak: ${DURATION}s, $RATE cycles/s ($((RATE * 3)) calls/s), $OBJECTS ScaledObjects / $MODELS models, $STREAMS churning streams"
-start_sim "$OUT/sim.log"
-"$LOADGEN" --gen-metrics "$OUT/sim-pods.json" --models "$MODELS" --pods 2
-curl -fs "$SIM_URL/pods" --data-binary @"$OUT/sim-pods.json" >/dev/null || die "POST /pods failed"
-PROM_PORT=$(free_port)
-rm -rf "$OUT/prom"
-prom_config "$OUT/prom" "${SIM_URL#http://}"
-start_prom "$OUT/prom" "$PROM_PORT"
-for _ in $(seq 300); do
-    v=$(prom_value "$PROM_PORT" 'count(vllm:kv_cache_usage_perc)' 2>/dev/null || echo 0)
-    [ "${v%.*}" -ge $((MODELS * 2)) ] && break
-    sleep 0.2
-done
+sim_with_prom "$OUT" "$MODELS"
 
 start_scaler "$OUT/scaler.log" "$SERVER_CPU" --http-listen off \
     --prometheus-url "http://127.0.0.1:$PROM_PORT" --max-staleness 30s

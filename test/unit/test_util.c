@@ -112,6 +112,25 @@ static void test_sanitize(void **state)
     assert_string_equal(out, "");
 }
 
+static void test_why(void **state)
+{
+    char why[8];
+    (void)state;
+
+    memset(why, 'x', sizeof(why));
+    util_set_why(why, sizeof(why), "%s=%d", "key", 12345); /* truncated, terminated */
+    assert_string_equal(why, "key=123");
+    util_clear_why(why, sizeof(why));
+    assert_string_equal(why, "");
+    util_set_why(why, 0, "%s", "untouched"); /* no room: nothing written */
+    assert_string_equal(why, "");
+    util_set_why(NULL, 10, "%s", "ignored");
+    util_clear_why(NULL, 10);
+    why[0] = 'y';
+    util_clear_why(why, 0);
+    assert_int_equal(why[0], 'y');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +139,7 @@ int main(void)
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_fmt_double),
         cmocka_unit_test(test_sanitize),
+        cmocka_unit_test(test_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
